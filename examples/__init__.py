@@ -1,0 +1,1 @@
+"""Example trainers on datasets that ship with scikit-learn."""

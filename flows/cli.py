@@ -1,0 +1,197 @@
+"""The ``sweep`` command: run, validate, show and export sweeps.
+
+::
+
+    sweep run [CONFIG] [--store DIR|s3://...] [--parallel N] [--sweep-id ID]
+              [--function MODULE:CALLABLE] [--seed N] [--trial-timeout S] [--retry-failed]
+    sweep validate CONFIG
+    sweep show ID [--store DIR|s3://...]
+    sweep export ID [--store URL] [--format csv|parquet|json] [--out FILE]
+
+Errors the user can fix (a bad config, an unreachable store, a trainer that cannot be imported)
+print one clear message and exit with status 2 (usage) or 1 (the sweep failed), never a
+traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import warnings
+from collections.abc import Sequence
+
+__all__ = ["main"]
+
+#: Quiet, offline defaults for Prefect's local (ephemeral) API, unless the user set them.
+PREFECT_DEFAULTS = {
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "DO_NOT_TRACK": "1",
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
+    "PREFECT_LOGGING_EXTRA_LOGGERS": "sweepcore",
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``sweep`` command; returns the exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except KeyboardInterrupt:
+        print("interrupted; resume with: sweep run --sweep-id ID", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sweep", description="W&B-style hyperparameter sweeps run as Prefect flows."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run a sweep, or resume one with --sweep-id")
+    run.add_argument("config", nargs="?", help="sweep YAML (optional when resuming)")
+    run.add_argument("--store", help="results folder or s3://bucket/prefix (default ./sweeps)")
+    run.add_argument("--parallel", type=int, default=4, help="trials at once (default 4)")
+    run.add_argument("--sweep-id", help="resume this sweep, or create it with this id")
+    run.add_argument(
+        "--function", help="Python trainer MODULE:CALLABLE, called train(config, run)"
+    )
+    run.add_argument("--seed", type=int, help="seed of the search (default: random, stored)")
+    run.add_argument("--trial-timeout", type=float, help="seconds one trial may run")
+    run.add_argument("--retry-failed", action="store_true", help="re-run failed trials")
+    run.add_argument("--work-dir", default=".", help="folder command trainers run in")
+    run.set_defaults(handler=_cmd_run)
+
+    validate = sub.add_parser("validate", help="check a sweep config and list every problem")
+    validate.add_argument("config")
+    validate.set_defaults(handler=_cmd_validate)
+
+    show = sub.add_parser("show", help="print a sweep's leaderboard, best first")
+    show.add_argument("sweep_id")
+    show.add_argument("--store", help="results folder or s3://bucket/prefix")
+    show.set_defaults(handler=_cmd_show)
+
+    export = sub.add_parser("export", help="write a sweep's leaderboard as csv, parquet or json")
+    export.add_argument("sweep_id")
+    export.add_argument("--store", help="results folder or s3://bucket/prefix")
+    export.add_argument("--format", choices=["csv", "parquet", "json"], default="csv")
+    export.add_argument("--out", help="file to write (default: standard output)")
+    export.set_defaults(handler=_cmd_export)
+    return parser
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from sweepcore.config import SweepConfigError
+
+    try:
+        cfg = _load_printing_warnings(args.config)
+    except SweepConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    n_search = len(cfg.searchable)
+    print(f"{args.config}: valid {cfg.method} sweep, {n_search} searched parameter(s)")
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from sweepcore.config import SweepConfigError
+    from sweepcore.execute import TrainerError
+    from sweepcore.store import StoreError
+
+    if args.config is None and args.sweep_id is None:
+        print("sweep run: give a CONFIG file, or --sweep-id ID to resume", file=sys.stderr)
+        return 2
+    try:
+        if args.config is not None:
+            _load_printing_warnings(args.config)  # fail fast, before Prefect starts
+        for key, value in PREFECT_DEFAULTS.items():
+            os.environ.setdefault(key, value)
+        from flows.sweep import SweepFailedError, sweep
+
+        summary = sweep(
+            config=args.config,
+            function=args.function,
+            store=args.store,
+            sweep_id=args.sweep_id,
+            parallel=args.parallel,
+            seed=args.seed,
+            trial_timeout=args.trial_timeout,
+            retry_failed=args.retry_failed,
+            work_dir=args.work_dir,
+        )
+    except (SweepConfigError, TrainerError) as exc:
+        print(f"sweep run: {exc}", file=sys.stderr)
+        return 2
+    except (StoreError, SweepFailedError) as exc:
+        print(f"sweep run: {exc}", file=sys.stderr)
+        return 1
+
+    print()
+    _print_leaderboard(summary["sweep_id"], summary["store"])
+    return 0
+
+
+def _cmd_show(args: argparse.Namespace) -> int:
+    from sweepcore.store import StoreError
+
+    try:
+        _print_leaderboard(args.sweep_id, args.store)
+    except StoreError as exc:
+        print(f"sweep show: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from sweepcore.leaderboard import to_csv_bytes, to_parquet_bytes
+    from sweepcore.results import load_results
+    from sweepcore.store import StoreError
+
+    try:
+        frame = load_results(args.store, args.sweep_id)
+    except StoreError as exc:
+        print(f"sweep export: {exc}", file=sys.stderr)
+        return 1
+    if args.format == "csv":
+        data = to_csv_bytes(frame)
+    elif args.format == "parquet":
+        data = to_parquet_bytes(frame)
+    else:
+        data = frame.to_json(orient="records", indent=1).encode("utf-8") + b"\n"
+    if args.out:
+        with open(args.out, "wb") as fh:
+            fh.write(data)
+    else:
+        sys.stdout.buffer.write(data)
+    return 0
+
+
+def _load_printing_warnings(path: str) -> object:
+    """Load a config, printing its warnings (deprecated keys, suspicious bounds) once each."""
+    from sweepcore.config import load_config
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        cfg = load_config(path)
+    for warning in caught:
+        print(f"warning: {warning.message}", file=sys.stderr)
+    return cfg
+
+
+def _print_leaderboard(sweep_id: str, store_url: str | None) -> None:
+    import pandas as pd
+
+    from sweepcore.results import load_results
+
+    frame = load_results(store_url, sweep_id)
+    shown = frame.drop(columns=["started_at", "finished_at", "error"], errors="ignore")
+    shown = shown.drop(columns=[c for c in shown.columns if c.startswith("summary.")])
+    with pd.option_context("display.max_rows", 60, "display.width", 160):
+        print(f"sweep {sweep_id}: {len(frame)} trial(s), best first")
+        print(shown.head(60).fillna("").to_string(index=False))
+        if len(frame) > 60:
+            print(f"... {len(frame) - 60} more; see results.csv")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,315 @@
+"""The sweep flow: suggest, train in parallel, persist, repeat until the budget is spent.
+
+Run it from the CLI (``sweep run``), as a deployment (``prefect deployment run sweep/flow``) or
+from Python, as W&B's ``wandb.sweep`` + ``wandb.agent(function=...)`` users expect::
+
+    from flows import sweep
+    sweep(config="examples/digits-svc.yaml", function="examples.digits:train")
+
+Each loop turn: the controller says how many new trials may start; the suggest task proposes
+them; they are claimed in the store and submitted as training tasks (at most ``parallel`` at
+once). As soon as one ends, its record is already in the store, and the next turn suggests from
+the full history. At the end the leaderboard is written to the store and shown in the UI.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+import warnings
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_progress_artifact, update_progress_artifact
+from prefect.futures import PrefectFuture, as_completed
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from sweepcore.config import (
+    ConfigProblem,
+    SweepConfig,
+    SweepConfigError,
+    load_config,
+    search_space_changes,
+)
+from sweepcore.controller import SweepController
+from sweepcore.execute import Trainer, resolve_function
+from sweepcore.search.grid import grid_size
+from sweepcore.store import Lease, LeaseHeldError, ResultStore, open_store
+from sweepcore.trial import Trial
+from tasks import (
+    claim_trials,
+    load_sweep_trials,
+    persist_trials,
+    publish_results,
+    suggest_trials,
+    train_trial,
+)
+
+__all__ = ["SweepFailedError", "sweep"]
+
+#: Seconds a controller's lease lives without a heartbeat.
+LEASE_TTL_S = 30.0
+#: Refresh the leaderboard in the store after this many ended trials.
+RESULTS_EVERY = 5
+
+
+class SweepFailedError(RuntimeError):
+    """The sweep could not go on (e.g. its first trials all failed at start-up)."""
+
+
+@flow(name="sweep", task_runner=ThreadPoolTaskRunner(max_workers=64))
+def sweep(
+    config: str | dict[str, Any] | None = None,
+    function: str | Callable[..., Any] | None = None,
+    store: str | None = None,
+    sweep_id: str | None = None,
+    parallel: int = 4,
+    seed: int | None = None,
+    trial_timeout: float | None = None,
+    retry_failed: bool = False,
+    work_dir: str = ".",
+) -> dict[str, Any]:
+    """Run (or resume) a sweep.
+
+    Args:
+        config: Path to a W&B sweep YAML, or the config as a dict. May be left out when
+            ``sweep_id`` names a stored sweep; when given for a stored sweep, its search space
+            must match the stored one.
+        function: The Python trainer ``train(config, run)``, or ``"module:callable"``. When
+            ``None``, the config's ``program``/``command`` runs instead.
+        store: A folder or ``s3://bucket/prefix``; default ``SWEEP_STORE`` or ``./sweeps``.
+        sweep_id: Resume this sweep if it exists, else create it with this id.
+        parallel: Most trials training at once.
+        seed: Seed of the search; stored with the sweep so a resume continues the same way.
+        trial_timeout: Seconds one attempt may run before it is ``timed_out``.
+        retry_failed: On resume, run failed and timed-out trials again.
+        work_dir: Folder command trainers run in.
+
+    Returns:
+        ``sweep_id``, the store URL, counts per state, the best trial and its value.
+    """
+    logger = get_run_logger()
+    result_store = open_store(store)
+    result_store.blobs.check()
+    cfg, sweep_id, seed = _open_sweep(result_store, config, sweep_id, seed, function)
+    if function is None:  # resuming: the trainer given when the sweep was created
+        function = result_store.read_state(sweep_id).get("function")
+    trainer = Trainer(function=function, work_dir=work_dir, timeout_s=trial_timeout)
+    if function is not None:
+        resolve_function(function)  # fail now, not in every trial
+    elif cfg.program is None and cfg.command is None:
+        raise _config_error(
+            "program: the config has neither program nor command, and no trainer function was "
+            "given; pass --function MODULE:CALLABLE or add program: train.py to the config",
+            "missing_trainer",
+        )
+
+    lease = _acquire_lease(result_store, sweep_id)
+    heartbeat = _Heartbeat(result_store, sweep_id, lease)
+    try:
+        controller = SweepController(
+            cfg,
+            load_sweep_trials(result_store, sweep_id),
+            parallel=parallel,
+            retry_failed=retry_failed,
+            grid_size=grid_size(cfg) if cfg.method == "grid" else None,
+        )
+        persist_trials(result_store, sweep_id, controller.recovered)
+        _run_loop(result_store, sweep_id, controller, trainer, seed)
+        publish_results(result_store, sweep_id, controller, final=True)
+    finally:
+        heartbeat.stop()
+        result_store.release_lease(sweep_id, lease)
+
+    summary = {"sweep_id": sweep_id, "store": result_store.url, **controller.summary()}
+    status = "failed" if controller.gave_up else "completed"
+    _write_state(result_store, sweep_id, seed, status, summary)
+    logger.info("sweep %s %s: %s", sweep_id, status, controller.stop_reason() or "done")
+    if controller.gave_up:
+        raise SweepFailedError(f"sweep {sweep_id}: {controller.stop_reason()}")
+    return summary
+
+
+def _run_loop(
+    store: ResultStore, sweep_id: str, controller: SweepController, trainer: Trainer, seed: int
+) -> None:
+    """Keep every slot busy until the controller says the sweep is done."""
+    logger = get_run_logger()
+    progress_id = create_progress_artifact(progress=0.0, key=f"sweep-progress-{_slug(sweep_id)}")
+    futures: dict[str, PrefectFuture[Trial]] = {}
+    n_ended = 0
+
+    while True:
+        n_new = controller.n_new_wanted()
+        if n_new:
+            new = suggest_trials(controller, n_new, seed)
+            claimed = claim_trials(store, sweep_id, new)
+            for trial in new:
+                (controller.enqueue if trial in claimed else controller.discard)(trial)
+        for trial in controller.start_next():
+            run = train_trial.with_options(task_run_name=f"trial-{trial.trial_id}")
+            futures[trial.trial_id] = run.submit(
+                store, sweep_id, controller.config, trial, trainer
+            )
+        if not futures:
+            break
+
+        done = next(as_completed(list(futures.values())))
+        ended = done.result()
+        del futures[ended.trial_id]
+        controller.record(ended)
+        n_ended += 1
+
+        progress = controller.progress()
+        _log_progress(logger, controller, ended)
+        if progress.total:
+            update_progress_artifact(
+                progress_id, min(100.0, 100.0 * progress.n_done / progress.total)
+            )
+        if n_ended % RESULTS_EVERY == 0:
+            publish_results(store, sweep_id, controller)
+
+    reason = controller.stop_reason()
+    if reason:
+        logger.info("no more trials: %s", reason)
+
+
+def _log_progress(logger: Any, controller: SweepController, ended: Trial) -> None:
+    progress = controller.progress()
+    total = progress.total if progress.total is not None else "?"
+    best = (
+        f"best {progress.best_trial_id} = {progress.best_value:.6g}"
+        if progress.best_value is not None
+        else "no metric value yet"
+    )
+    logger.info(
+        "[%s/%s done, %d running] %s %s; %s",
+        progress.n_done,
+        total,
+        progress.n_running,
+        ended.trial_id,
+        ended.state,
+        best,
+    )
+
+
+# -- opening a sweep ----------------------------------------------------------------------
+
+
+def _open_sweep(
+    store: ResultStore,
+    config: str | dict[str, Any] | None,
+    sweep_id: str | None,
+    seed: int | None,
+    function: str | Callable[..., Any] | None,
+) -> tuple[SweepConfig, str, int]:
+    """Load or create the sweep; returns its config, id and seed."""
+    logger = get_run_logger()
+    given = _load_logging_warnings(config) if config is not None else None
+
+    if sweep_id and store.sweep_exists(sweep_id):
+        stored = _load_logging_warnings(store.read_config(sweep_id))
+        if given is not None:
+            changes = search_space_changes(stored, given)
+            if changes:
+                raise _config_error(
+                    f"sweep {sweep_id}: the config's search space differs from the stored one, "
+                    "and a sweep's search space cannot change:\n      "
+                    + "\n      ".join(changes)
+                    + "\n    Start a new sweep (another --sweep-id) to search the new space, "
+                    "or leave CONFIG out to resume with the stored one.",
+                    "search_space_changed",
+                )
+        state = store.read_state(sweep_id)
+        logger.info("resuming sweep %s from %s", sweep_id, store.url)
+        return stored, sweep_id, int(state.get("seed", seed or 0))
+
+    if given is None:
+        raise _config_error(
+            f"no sweep {sweep_id!r} in {store.url}, and no config was given to create it",
+            "missing_config",
+        )
+    sweep_id = sweep_id or _new_sweep_id()
+    seed = secrets.randbelow(2**31) if seed is None else seed
+    state = {
+        "status": "running",
+        "seed": seed,
+        "created_at": time.time(),
+        "function": function if isinstance(function, str) else None,
+    }
+    if not store.create_sweep(sweep_id, dict(given.raw), state):
+        raise SweepFailedError(f"sweep id {sweep_id!r} was just created by someone else")
+    logger.info("created sweep %s in %s (method %s)", sweep_id, store.url, given.method)
+    return given, sweep_id, seed
+
+
+def _load_logging_warnings(source: str | dict[str, Any]) -> SweepConfig:
+    """Load a config, sending its warnings (deprecated keys, suspicious bounds) to the log."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        cfg = load_config(source)
+    for warning in caught:
+        get_run_logger().warning("config: %s", warning.message)
+    return cfg
+
+
+def _config_error(message: str, kind: str) -> SweepConfigError:
+    return SweepConfigError([ConfigProblem("", message, kind)])
+
+
+def _new_sweep_id() -> str:
+    return datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in text.lower()).strip("-")
+
+
+def _write_state(
+    store: ResultStore, sweep_id: str, seed: int, status: str, summary: dict[str, Any]
+) -> None:
+    state = store.read_state(sweep_id)
+    store.write_state(sweep_id, {**state, "seed": seed, "status": status, **summary})
+
+
+# -- the lease ----------------------------------------------------------------------------
+
+
+def _acquire_lease(store: ResultStore, sweep_id: str) -> Lease:
+    """Take the sweep's lease, waiting (and saying so) while another controller may be alive."""
+    logger = get_run_logger()
+    deadline = time.monotonic() + LEASE_TTL_S + 5
+    while True:
+        try:
+            return store.acquire_lease(sweep_id, ttl_s=LEASE_TTL_S)
+        except LeaseHeldError as exc:
+            if time.monotonic() > deadline:
+                raise
+            logger.warning("%s; waiting for it to expire", exc)
+            time.sleep(2.0)
+
+
+class _Heartbeat:
+    """Renews the lease every third of its lifetime in a background thread."""
+
+    def __init__(self, store: ResultStore, sweep_id: str, lease: Lease) -> None:
+        self._stop = threading.Event()
+        self._logger = get_run_logger()  # bound here: the thread has no run context
+        self._thread = threading.Thread(
+            target=self._beat, args=(store, sweep_id, lease), daemon=True
+        )
+        self._thread.start()
+
+    def _beat(self, store: ResultStore, sweep_id: str, lease: Lease) -> None:
+        while not self._stop.wait(LEASE_TTL_S / 3):
+            try:
+                lease = store.renew_lease(sweep_id, lease, ttl_s=LEASE_TTL_S)
+            except Exception as exc:  # a missed beat is retried at the next one
+                self._logger.warning("lease heartbeat failed: %s", exc)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)

@@ -1,0 +1,82 @@
+"""When a sweep may start another trial: ``run_cap``, ``metric.target`` and early failures.
+
+``run_cap`` counts every trial, in-flight ones included, except a ``failed`` or ``timed_out``
+trial that logged no metric: a trainer that dies at start-up (a CUDA out-of-memory error, a
+typo) spent no budget. This is the rule of W&B's open-source launch scheduler, applied to our
+states whatever killed the process (WANDB-COMPAT.md section 10).
+
+Because such trials do not count, a trainer that always dies at start-up would launch forever.
+:func:`early_failure_reason` ends the sweep once the first few trials have all failed before
+logging anything, as W&B's agent does after 5 initial failures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sweepcore.config.model import SweepConfig
+from sweepcore.trial import Trial, TrialState, finite_metric_values, has_logged_metric
+
+__all__ = [
+    "MAX_INITIAL_FAILURES",
+    "counts_toward_cap",
+    "early_failure_reason",
+    "n_counted",
+    "n_startable",
+    "target_reached_by",
+]
+
+#: Trials that may fail before logging anything, at the start of a sweep, before it gives up.
+MAX_INITIAL_FAILURES = 5
+
+
+def counts_toward_cap(trial: Trial, config: SweepConfig) -> bool:
+    """Whether ``trial`` spends ``run_cap`` budget (see the module docstring)."""
+    if trial.state not in (TrialState.FAILED, TrialState.TIMED_OUT):
+        return True
+    metric = config.metric.name if config.metric else None
+    return has_logged_metric(trial, metric)
+
+
+def n_counted(trials: Sequence[Trial], config: SweepConfig) -> int:
+    """How many trials count toward ``run_cap``."""
+    return sum(counts_toward_cap(t, config) for t in trials)
+
+
+def n_startable(trials: Sequence[Trial], config: SweepConfig, free_slots: int) -> int:
+    """How many new trials may start now, given the free slots and ``run_cap``."""
+    if config.run_cap is None:
+        return free_slots
+    return max(0, min(free_slots, config.run_cap - n_counted(trials, config)))
+
+
+def target_reached_by(trials: Sequence[Trial], config: SweepConfig) -> list[str]:
+    """Ids of trials that logged a finite value reaching ``metric.target``, in index order."""
+    metric = config.metric
+    if metric is None or metric.target is None:
+        return []
+    return [
+        t.trial_id
+        for t in trials
+        if any(metric.reaches_target(v) for v in finite_metric_values(t, metric.name))
+    ]
+
+
+def early_failure_reason(trials: Sequence[Trial], config: SweepConfig) -> str | None:
+    """Why the sweep should give up, if its first trials all failed before logging anything.
+
+    Returns:
+        A message naming how many trials failed and the last error, or ``None`` while any trial
+        has logged a metric, finished, or fewer than :data:`MAX_INITIAL_FAILURES` have ended.
+    """
+    ended = [t for t in trials if t.state.is_terminal]
+    if any(counts_toward_cap(t, config) for t in ended):
+        return None
+    if len(ended) < MAX_INITIAL_FAILURES:
+        return None
+    lines = (ended[-1].error or "no error text").strip().splitlines()
+    shown = lines[0] if len(lines) == 1 else f"{lines[0]} ... {lines[-1].strip()}"
+    return (
+        f"the first {len(ended)} trials all failed before logging any metric; giving up. "
+        f"Last error ({ended[-1].trial_id}): {shown}"
+    )

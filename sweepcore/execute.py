@@ -1,0 +1,328 @@
+"""Run one attempt of a trial: a Python function or a command, with logging to the store.
+
+:func:`run_attempt` is what a training task calls. It opens a new attempt on the trial, runs the
+trainer, streams its metric rows to the store, and returns the trial in its end state:
+
+* ``finished``: the function returned, or the command exited 0;
+* ``failed``: the function raised, or the command exited non-zero or was killed by a signal
+  it did not receive from us (the error holds the exception or the tail of stderr);
+* ``stopped``: a stop was requested (early termination) and the trainer ended;
+* ``timed_out``: it ran past ``timeout_s``.
+
+The attempt and the trial record are written to the store before it returns, so a finished trial
+is never lost even if the controller dies a moment later.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import ctypes
+import difflib
+import importlib
+import importlib.util
+import logging
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sweepcore.command import build_launch, parse_metrics_line, write_launch_files
+from sweepcore.config.model import SweepConfig
+from sweepcore.run import Run
+from sweepcore.store.base import ResultStore
+from sweepcore.trial import Attempt, Trial, TrialState, has_logged_metric
+
+__all__ = ["Trainer", "TrainerError", "resolve_function", "run_attempt"]
+
+logger = logging.getLogger(__name__)
+
+#: Seconds a command gets between SIGTERM and SIGKILL when it must stop.
+KILL_GRACE_S = 10.0
+#: Lines of stderr kept for the error message of a failed command.
+STDERR_TAIL_LINES = 30
+
+
+class TrainerError(ValueError):
+    """The trainer cannot be set up (bad ``--function``, missing ``program``)."""
+
+
+@dataclass(frozen=True)
+class Trainer:
+    """What trains a trial: a Python callable or the config's ``program``/``command``.
+
+    Attributes:
+        function: ``train(config, run)``, or ``"module:callable"`` / ``"path/to/file.py:name"``
+            to import; ``None`` means run the config's command.
+        work_dir: Folder the command runs in and where W&B-style param files are written.
+        timeout_s: Time limit of one attempt, or ``None``.
+    """
+
+    function: Callable[..., Any] | str | None = None
+    work_dir: str = "."
+    timeout_s: float | None = None
+
+
+def resolve_function(spec: Callable[..., Any] | str) -> Callable[..., Any]:
+    """Import ``"module:callable"`` (or ``"file.py:callable"``); callables pass through.
+
+    The current folder is put on ``sys.path`` first, as ``python -m`` would, so a project's
+    own modules import from where the user runs ``sweep``.
+
+    Raises:
+        TrainerError: The spec is malformed or the module or name cannot be found.
+    """
+    if callable(spec):
+        return spec
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr:
+        raise TrainerError(
+            f"--function: {spec!r} is not of the form MODULE:CALLABLE (e.g. examples.digits:train)"
+        )
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        if module_name.endswith(".py"):
+            path = Path(module_name).resolve()
+            loader_spec = importlib.util.spec_from_file_location(path.stem, path)
+            if loader_spec is None or loader_spec.loader is None or not path.exists():
+                raise ImportError(f"no file {path}")
+            module = importlib.util.module_from_spec(loader_spec)
+            loader_spec.loader.exec_module(module)
+        else:
+            module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise TrainerError(f"--function: cannot import {module_name!r} ({exc})") from exc
+    func = getattr(module, attr, None)
+    if not callable(func):
+        raise TrainerError(f"--function: {module_name!r} has no callable named {attr!r}")
+    return func  # type: ignore[no-any-return]
+
+
+def run_attempt(
+    store: ResultStore, sweep_id: str, config: SweepConfig, trial: Trial, trainer: Trainer
+) -> Trial:
+    """Run one new attempt of ``trial`` and return the trial in its end state.
+
+    Args:
+        store: Where history and the trial record go.
+        sweep_id: The sweep.
+        config: The sweep config (metric name, program, command).
+        trial: The trial to run; its earlier attempts are kept.
+        trainer: What to run.
+
+    Returns:
+        The trial with its new attempt closed, state set, summary and history filled. It has
+        already been written to the store.
+    """
+    number = len(trial.attempts) + 1
+    started = time.time()
+    trial = trial.evolve(
+        state=TrialState.RUNNING,
+        error=None,
+        note=None,
+        attempts=(*trial.attempts, Attempt(number=number, started_at=started)),
+    )
+    store.clear_stop(sweep_id, trial.trial_id)
+    store.write_trial(sweep_id, trial)
+
+    deadline = started + trainer.timeout_s if trainer.timeout_s else None
+    run = Run(
+        trial.trial_id,
+        sweep_id,
+        trial.params,
+        writer=store.history_writer(sweep_id, trial.trial_id, number),
+        stop_check=lambda: store.stop_requested(sweep_id, trial.trial_id),
+        deadline=deadline,
+    )
+    if trainer.function is not None:
+        state, error = _run_function(resolve_function(trainer.function), run)
+    else:
+        state, error = _run_command(config, trial, run, trainer)
+    run.flush()
+
+    note = _missing_metric_note(config, run, state)
+    ended = Attempt(number, started, time.time(), str(state), error)
+    done = trial.evolve(
+        state=state,
+        history=tuple(run.history),
+        summary=dict(run.summary),
+        error=error,
+        note=note,
+        attempts=(*trial.attempts[:-1], ended),
+    )
+    store.write_trial(sweep_id, done)
+    return done
+
+
+def _run_function(func: Callable[..., Any], run: Run) -> tuple[TrialState, str | None]:
+    try:
+        func(dict(run.config), run)
+    except Exception as exc:
+        tail = "".join(traceback.format_exception(exc)[-6:]).strip()
+        return TrialState.FAILED, f"{type(exc).__name__}: {exc}\n{tail}"
+    # A Python function cannot be killed from outside, so its time limit and stop requests
+    # are cooperative: the function sees run.should_stop and returns.
+    if run.stop_reason == "time limit reached":
+        return TrialState.TIMED_OUT, "time limit reached"
+    if run.stop_reason is not None:
+        return TrialState.STOPPED, run.stop_reason
+    return TrialState.FINISHED, None
+
+
+def _missing_metric_note(config: SweepConfig, run: Run, state: TrialState) -> str | None:
+    """Say so when a finished trial never logged the sweep's metric, naming the nearest key."""
+    if config.metric is None or state != TrialState.FINISHED:
+        return None
+    probe = Trial(run.trial_id, 0, {}, history=tuple(run.history), summary=run.summary)
+    if has_logged_metric(probe, config.metric.name):
+        return None
+    logged = sorted({k for row in run.history for k in row if not k.startswith("_")})
+    close = difflib.get_close_matches(config.metric.name, logged, n=1, cutoff=0.6)
+    hint = f"; closest logged key: {close[0]!r}" if close else ""
+    shown = ", ".join(repr(k) for k in logged[:10]) or "none"
+    return f"metric missing: {config.metric.name!r} was never logged (logged keys: {shown}){hint}"
+
+
+# -- command trainers ---------------------------------------------------------------------
+
+
+def _run_command(
+    config: SweepConfig, trial: Trial, run: Run, trainer: Trainer
+) -> tuple[TrialState, str | None]:
+    work_dir = str(Path(trainer.work_dir).resolve())
+    launch = build_launch(
+        trial.params,
+        program=config.program,
+        command=config.command,
+        sweep_id=run.sweep_id,
+        run_id=trial.trial_id,
+        work_dir=work_dir,
+    )
+    write_launch_files(launch)
+    env = {**os.environ, **launch.env}
+    # ${interpreter} is the literal `python`, as in W&B. Putting this interpreter's folder
+    # first on PATH makes it the venv's python even when the venv is not activated.
+    env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
+    env["PYTHONUNBUFFERED"] = "1"
+
+    try:
+        proc = subprocess.Popen(
+            launch.argv,
+            cwd=work_dir,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
+    except OSError as exc:
+        return TrialState.FAILED, f"cannot start {launch.argv[0]!r}: {exc}"
+    return _supervise(proc, run)
+
+
+def _supervise(proc: subprocess.Popen[str], run: Run) -> tuple[TrialState, str | None]:
+    """Feed the child's JSON lines to ``run``; stop or kill it when asked or out of time."""
+    lines: queue.Queue[str | None] = queue.Queue()
+    stderr_tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL_LINES)
+    readers = [
+        threading.Thread(target=_pump, args=(proc.stdout, lines.put, True), daemon=True),
+        threading.Thread(target=_pump, args=(proc.stderr, stderr_tail.append, False), daemon=True),
+    ]
+    for reader in readers:
+        reader.start()
+
+    ended_by: str | None = None
+    while True:
+        try:
+            line = lines.get(timeout=0.5)
+        except queue.Empty:
+            line = ""
+        if line is None:  # stdout closed: the program is exiting
+            break
+        metrics = parse_metrics_line(line) if line else None
+        if metrics:
+            step = metrics.pop("_step", None)
+            run.log(metrics, step=step if isinstance(step, int) else None)
+        if ended_by is None and run.should_stop:
+            ended_by = run.stop_reason
+            _terminate(proc)
+    returncode = proc.wait()
+    for reader in readers:
+        reader.join(timeout=5)
+
+    if ended_by == "time limit reached":
+        return (
+            TrialState.TIMED_OUT,
+            f"time limit reached; the program was terminated ({returncode})",
+        )
+    if ended_by is not None:
+        return TrialState.STOPPED, ended_by
+    if returncode == 0:
+        return TrialState.FINISHED, None
+    how = (
+        f"killed by signal {signal.Signals(-returncode).name}"
+        if returncode < 0
+        else f"exited with status {returncode}"
+    )
+    tail = "\n".join(stderr_tail).strip()
+    return TrialState.FAILED, f"{how}" + (f"; stderr tail:\n{tail}" if tail else "")
+
+
+def _pump(stream: Any, put: Callable[[Any], None], mark_end: bool) -> None:
+    """Copy ``stream``'s lines to ``put``; ``None`` marks the end when ``mark_end``."""
+    for line in stream:
+        put(line.rstrip("\n"))
+    if mark_end:
+        put(None)
+
+
+def _terminate(proc: subprocess.Popen[str]) -> None:
+    """SIGTERM the program's process group, then SIGKILL after a grace period."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+
+    def kill_later() -> None:
+        try:
+            proc.wait(timeout=KILL_GRACE_S)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+
+    threading.Thread(target=kill_later, daemon=True).start()
+
+
+def _load_prctl() -> Callable[[], None] | None:
+    """On Linux, a pre-exec hook that kills the child when the controller dies.
+
+    Without it a controller killed with SIGKILL would leave its training processes running,
+    spending the machine on trials whose results nobody records. Resolved here, in the parent,
+    so the hook runs no import between fork and exec.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    pr_set_pdeathsig = 1
+
+    def hook() -> None:
+        prctl(pr_set_pdeathsig, signal.SIGKILL)
+
+    return hook
+
+
+_die_with_parent = _load_prctl()

@@ -1,0 +1,28 @@
+"""The suggest task: ask the search method for the next points."""
+
+from __future__ import annotations
+
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from sweepcore.controller import SweepController
+from sweepcore.search import get_searcher
+from sweepcore.trial import Trial
+
+__all__ = ["suggest_trials"]
+
+
+@task(name="suggest", cache_policy=NO_CACHE)
+def suggest_trials(controller: SweepController, n: int, seed: int) -> list[Trial]:
+    """Suggest ``n`` new trials from the sweep's whole history.
+
+    Returns:
+        The new trials (not yet claimed in the store); fewer than ``n`` when a grid runs out.
+    """
+    logger = get_run_logger()
+    new = controller.suggest(get_searcher(controller.config.method), n, seed)
+    for trial in new:
+        logger.info("suggested %s: %s", trial.trial_id, trial.params)
+    if controller.is_exhausted:
+        logger.info("grid exhausted: every point has a trial")
+    return new

@@ -1,0 +1,281 @@
+"""The sweep flow end to end, on a real Prefect API and real trainers."""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+from collections import Counter
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from sweepcore.store import open_store
+from sweepcore.trial import TrialState
+from tests.cases.caselib import case_ids, load_cases
+
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_api")]
+
+
+def _run(**kwargs):
+    from flows.sweep import sweep
+
+    return sweep(**kwargs)
+
+
+def test_digits_example_beats_trivial_baseline(tmp_path):
+    """The README's example: real 5-fold CV accuracy, far above predicting the majority class."""
+    from sklearn.datasets import load_digits
+    from sklearn.dummy import DummyClassifier
+    from sklearn.model_selection import cross_val_score
+
+    config = {**_example("digits-svc.yaml"), "run_cap": 6}
+    summary = _run(config=config, function="examples.digits:train", store=str(tmp_path), seed=3)
+
+    X, y = load_digits(return_X_y=True)
+    baseline = cross_val_score(DummyClassifier(), X, y, cv=5).mean()
+    results = pd.read_csv(tmp_path / summary["sweep_id"] / "results.csv")
+    assert len(results) == 6
+    assert set(results["state"]) == {"finished"}
+    assert results["cv_accuracy"].iloc[0] == results["cv_accuracy"].max()
+    assert results["cv_accuracy"].iloc[0] > baseline + 0.5
+    assert {"trial_id", "state", "C", "gamma", "kernel", "duration_s"} <= set(results.columns)
+    assert len(list((tmp_path / summary["sweep_id"] / "trials").glob("*.json"))) == 6
+    parquet = pd.read_parquet(tmp_path / summary["sweep_id"] / "results.parquet")
+    assert list(parquet["trial_id"]) == list(results["trial_id"])
+
+
+def test_nested_grid_runs_every_point_once_with_four_slots(tmp_path):
+    """BR-01: 36 distinct points of a nested grid, each value as often as it should be."""
+    config = {
+        "method": "grid",
+        "metric": {"name": "val_loss", "goal": "minimize"},
+        "parameters": {
+            "optim": {
+                "parameters": {
+                    "batch_size": {"values": [256, 512, 1024]},
+                    "lr": {"values": [0.0003, 0.001]},
+                    "momentum": {"value": 0.9},
+                }
+            },
+            "env": {
+                "parameters": {"reward": {"parameters": {"weight": {"values": [0.25, 0.5, 0.75]}}}}
+            },
+            "seed": {"values": [1, 2]},
+        },
+    }
+    summary = _run(
+        config=config,
+        function="tests.flows.trainers:constant_loss",
+        store=str(tmp_path),
+        parallel=4,
+    )
+
+    trials = open_store(str(tmp_path)).load_trials(summary["sweep_id"])
+    points = [
+        (
+            t.params["optim"]["batch_size"],
+            t.params["optim"]["lr"],
+            t.params["env"]["reward"]["weight"],
+            t.params["seed"],
+        )
+        for t in trials
+    ]
+    assert len(trials) == 36 and len(set(points)) == 36
+    assert set(Counter(p[0] for p in points).values()) == {12}
+    assert set(Counter(p[1] for p in points).values()) == {18}
+    assert set(Counter(p[2] for p in points).values()) == {12}
+    assert set(Counter(p[3] for p in points).values()) == {18}
+    assert {t.params["optim"]["momentum"] for t in trials} == {0.9}
+    assert summary["states"] == {"finished": 36}
+
+
+def test_run_cap_skips_trials_that_died_before_logging(tmp_path):
+    """BR-10: launches #2 (crash) and #3 (SIGKILL) spend no budget; #5 (crash after logging)
+    does; exactly 7 launches with 4 slots, and the best trial is #4."""
+    script = tmp_path / "scripted.py"
+    script.write_text(
+        textwrap.dedent("""
+        import json, os, signal, sys
+        launch = int(os.environ["SWEEP_TRIAL_ID"][1:]) + 1
+        if launch == 2:
+            sys.exit("RuntimeError: CUDA out of memory")
+        if launch == 3:
+            os.kill(os.getpid(), signal.SIGKILL)
+        if launch == 5:
+            for v in (0.8, 0.7, 0.6):
+                print(json.dumps({"val_loss": v}))
+            sys.exit(1)
+        value = {1: 0.40, 4: 0.35, 6: 0.38, 7: 0.41}.get(launch, 0.5)
+        print(json.dumps({"val_loss": value}))
+    """)
+    )
+    config = {
+        "method": "random",
+        "metric": {"name": "val_loss", "goal": "minimize"},
+        "run_cap": 5,
+        "program": str(script),
+        "parameters": {"lr": {"min": 0.001, "max": 0.1}},
+    }
+    summary = _run(
+        config=config, store=str(tmp_path / "store"), parallel=4, work_dir=str(tmp_path)
+    )
+
+    trials = open_store(str(tmp_path / "store")).load_trials(summary["sweep_id"])
+    assert len(trials) == 7
+    assert [t.state for t in trials[:3]] == ["finished", "failed", "failed"]
+    assert "CUDA out of memory" in trials[1].error
+    assert "SIGKILL" in trials[2].error
+    assert trials[4].state == "failed" and trials[4].summary["val_loss"] == 0.6
+    assert summary["best_trial_id"] == "t00003" and summary["best_value"] == 0.35
+    state = open_store(str(tmp_path / "store")).read_state(summary["sweep_id"])
+    assert state["status"] == "completed"
+
+
+@pytest.mark.parametrize("case", load_cases("run_cap"), ids=case_ids(load_cases("run_cap")))
+def test_run_cap_cases(tmp_path, case):
+    """cap-*: run_cap bounds the trials ever created, across slots; grids are truncated."""
+    summary = _run(
+        config=case["config"],
+        function="tests.flows.trainers:sum_of_params",
+        store=str(tmp_path),
+        parallel=case["scenario"].get("agents", 2),
+    )
+    trials = open_store(str(tmp_path)).load_trials(summary["sweep_id"])
+    assert len(trials) == case["expect"]["runs_created"]
+    if "sequence" in case["expect"]:
+        assert [dict(t.params) for t in trials] == case["expect"]["sequence"]
+    assert summary["states"] == {"finished": case["expect"]["runs_created"]}
+
+
+def test_metric_target_stops_new_trials(tmp_path):
+    """cap-05's rule through the flow: once a trial logs loss <= target no new trial starts,
+    and trials already running finish."""
+    case = load_cases("target")[0]
+    config = {**case["config"], "run_cap": 40}
+    config["metric"] = {**config["metric"], "target": 0.15}
+    summary = _run(
+        config=config,
+        function="tests.flows.trainers:quadratic",
+        store=str(tmp_path),
+        seed=1,
+        parallel=1,
+    )
+    trials = open_store(str(tmp_path)).load_trials(summary["sweep_id"])
+    reached = [i for i, t in enumerate(trials) if min(r["loss"] for r in t.history) <= 0.15]
+    assert reached, "the target should be reachable within 40 trials"
+    assert len(trials) == reached[0] + 1 < 40
+    assert all(t.state == TrialState.FINISHED for t in trials)
+
+
+def test_crashing_command_trainer_fails_its_trial_and_the_sweep_goes_on(tmp_path):
+    script = tmp_path / "train.py"
+    script.write_text(
+        textwrap.dedent("""
+        import argparse, json, sys
+        p = argparse.ArgumentParser(); p.add_argument("--x", type=float); a = p.parse_args()
+        if a.x > 0.5:
+            print("about to fail", file=sys.stderr)
+            raise ValueError(f"x too large: {a.x}")
+        print(json.dumps({"loss": a.x}))
+    """)
+    )
+    config = {
+        "method": "grid",
+        "metric": {"name": "loss"},
+        "program": "train.py",
+        "parameters": {"x": {"values": [0.1, 0.9, 0.2]}},
+    }
+    summary = _run(config=config, store=str(tmp_path / "s"), work_dir=str(tmp_path))
+
+    trials = open_store(str(tmp_path / "s")).load_trials(summary["sweep_id"])
+    assert [t.state for t in trials] == ["finished", "failed", "finished"]
+    assert "exited with status 1" in trials[1].error
+    assert "ValueError: x too large: 0.9" in trials[1].error
+    assert summary["best_trial_id"] == "t00000"
+
+
+def test_sweep_gives_up_when_first_trials_all_fail_at_startup(tmp_path):
+    from flows.sweep import SweepFailedError
+
+    config = {
+        "method": "random",
+        "metric": {"name": "loss"},
+        "parameters": {"x": {"min": 0.0, "max": 1.0}},
+    }
+    with pytest.raises(
+        SweepFailedError, match=r"first \d+ trials all failed .*CUDA out of memory"
+    ):
+        _run(config=config, function="tests.flows.trainers:always_crashes", store=str(tmp_path))
+    sweep_id = open_store(str(tmp_path)).list_sweeps()[0]
+    trials = open_store(str(tmp_path)).load_trials(sweep_id)
+    assert 5 <= len(trials) <= 8
+    assert open_store(str(tmp_path)).read_state(sweep_id)["status"] == "failed"
+
+
+def test_metric_never_logged_is_noted_and_ranked_last(tmp_path):
+    """BR-09's kind (random search): the trial finishes with a 'metric missing' note naming the
+    closest logged key, and such trials come after ranked ones."""
+    config = {
+        "method": "random",
+        "metric": {"name": "test_acc_avg", "goal": "maximize"},
+        "run_cap": 2,
+        "parameters": {"lr": {"min": 0.0001, "max": 0.1}},
+    }
+    summary = _run(
+        config=config, function="tests.flows.trainers:wrong_metric_key", store=str(tmp_path)
+    )
+    trials = open_store(str(tmp_path)).load_trials(summary["sweep_id"])
+    assert all(t.state == TrialState.FINISHED for t in trials)
+    assert all("metric missing" in t.note and "'test_acc_avg '" in t.note for t in trials)
+    results = pd.read_csv(tmp_path / summary["sweep_id"] / "results.csv")
+    assert results["test_acc_avg"].isna().all()
+
+
+def test_resume_refuses_a_changed_search_space(tmp_path):
+    """BR-20: a sweep id's search space is immutable; nothing is launched."""
+    from sweepcore.config import SweepConfigError
+
+    v1 = {
+        "method": "random",
+        "metric": {"name": "loss"},
+        "run_cap": 2,
+        "parameters": {"x": {"min": 0.0, "max": 1.0}},
+    }
+    _run(config=v1, function="tests.flows.trainers:quadratic", store=str(tmp_path), sweep_id="s1")
+    v2 = {**v1, "parameters": {"x": {"min": -1.0, "max": 1.0}}}
+    with pytest.raises(SweepConfigError, match=r"search space cannot change[\s\S]*x\.min"):
+        _run(
+            config=v2,
+            function="tests.flows.trainers:quadratic",
+            store=str(tmp_path),
+            sweep_id="s1",
+        )
+    assert len(open_store(str(tmp_path)).load_trials("s1")) == 2
+
+
+def _example(name: str) -> dict:
+    import yaml
+
+    return yaml.safe_load((Path(__file__).parents[2] / "examples" / name).read_text())
+
+
+def test_trial_records_are_strict_json(tmp_path):
+    """Stored records never hold NaN/Infinity tokens, even for non-finite metrics."""
+    config = {"method": "grid", "metric": {"name": "loss"}, "parameters": {"x": {"values": [1]}}}
+    summary = _run(config=config, function="tests.flows.trainers:quadratic", store=str(tmp_path))
+    paths = list((tmp_path / summary["sweep_id"]).rglob("*.json*"))
+    assert any(p.suffix == ".jsonl" for p in paths)
+    for path in paths:
+        texts = path.read_text().splitlines() if path.suffix == ".jsonl" else [path.read_text()]
+        for text in texts:
+            json.loads(text, parse_constant=_refuse)
+
+
+def _refuse(token: str) -> None:
+    raise AssertionError(f"non-standard JSON token {token}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(pytest.main([__file__, "-x"]))
