@@ -59,6 +59,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, help="seed of the search (default: random, stored)")
     run.add_argument("--trial-timeout", type=float, help="seconds one trial may run")
     run.add_argument("--retry-failed", action="store_true", help="re-run failed trials")
+    run.add_argument(
+        "--trial-retries", type=int, default=0, help="run a failed trial again N times at once"
+    )
     run.add_argument("--work-dir", default=".", help="folder command trainers run in")
     run.set_defaults(handler=_cmd_run)
 
@@ -102,8 +105,16 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print("sweep run: give a CONFIG file, or --sweep-id ID to resume", file=sys.stderr)
         return 2
     try:
+        # Fail fast on what can be checked before Prefect starts (10-30 s on a small machine).
         if args.config is not None:
-            _load_printing_warnings(args.config)  # fail fast, before Prefect starts
+            _load_printing_warnings(args.config)
+        if args.function is not None:
+            from sweepcore.execute import resolve_function
+
+            resolve_function(args.function)
+        from sweepcore.store import open_store
+
+        open_store(args.store).blobs.check()
         for key, value in PREFECT_DEFAULTS.items():
             os.environ.setdefault(key, value)
         from flows.sweep import SweepFailedError, sweep
@@ -118,6 +129,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             trial_timeout=args.trial_timeout,
             retry_failed=args.retry_failed,
             work_dir=args.work_dir,
+            trial_retries=args.trial_retries,
         )
     except (SweepConfigError, TrainerError) as exc:
         print(f"sweep run: {exc}", file=sys.stderr)

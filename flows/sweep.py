@@ -25,6 +25,7 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.futures import PrefectFuture, as_completed
+from prefect.states import Failed
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from sweepcore.config import (
@@ -35,9 +36,9 @@ from sweepcore.config import (
     search_space_changes,
 )
 from sweepcore.controller import SweepController
-from sweepcore.execute import Trainer, resolve_function
+from sweepcore.execute import Trainer, TrainerError, resolve_function
 from sweepcore.search.grid import grid_size
-from sweepcore.store import Lease, LeaseHeldError, ResultStore, open_store
+from sweepcore.store import Lease, LeaseHeldError, ResultStore, StoreError, open_store
 from sweepcore.trial import Trial
 from tasks import (
     claim_trials,
@@ -71,6 +72,7 @@ def sweep(
     trial_timeout: float | None = None,
     retry_failed: bool = False,
     work_dir: str = ".",
+    trial_retries: int = 0,
 ) -> dict[str, Any]:
     """Run (or resume) a sweep.
 
@@ -87,10 +89,43 @@ def sweep(
         trial_timeout: Seconds one attempt may run before it is ``timed_out``.
         retry_failed: On resume, run failed and timed-out trials again.
         work_dir: Folder command trainers run in.
+        trial_retries: Times a failed trial is run again at once (each run is an attempt).
 
     Returns:
         ``sweep_id``, the store URL, counts per state, the best trial and its value.
     """
+    try:
+        return _run_sweep(
+            config=config,
+            function=function,
+            store=store,
+            sweep_id=sweep_id,
+            parallel=parallel,
+            seed=seed,
+            trial_timeout=trial_timeout,
+            retry_failed=retry_failed,
+            work_dir=work_dir,
+            trial_retries=trial_retries,
+        )
+    except (SweepConfigError, StoreError, TrainerError, SweepFailedError) as exc:
+        # Problems the user can fix end the run as Failed with one clear message, not a
+        # traceback from deep inside; Python callers still get the exception raised.
+        get_run_logger().error("%s", exc)
+        return Failed(message=str(exc), data=exc)  # type: ignore[return-value]
+
+
+def _run_sweep(
+    config: str | dict[str, Any] | None,
+    function: str | Callable[..., Any] | None,
+    store: str | None,
+    sweep_id: str | None,
+    parallel: int,
+    seed: int | None,
+    trial_timeout: float | None,
+    retry_failed: bool,
+    work_dir: str,
+    trial_retries: int,
+) -> dict[str, Any]:
     logger = get_run_logger()
     result_store = open_store(store)
     result_store.blobs.check()
@@ -118,7 +153,7 @@ def sweep(
             grid_size=grid_size(cfg) if cfg.method == "grid" else None,
         )
         persist_trials(result_store, sweep_id, controller.recovered)
-        _run_loop(result_store, sweep_id, controller, trainer, seed)
+        _run_loop(result_store, sweep_id, controller, trainer, seed, trial_retries)
         publish_results(result_store, sweep_id, controller, final=True)
     finally:
         heartbeat.stop()
@@ -134,7 +169,12 @@ def sweep(
 
 
 def _run_loop(
-    store: ResultStore, sweep_id: str, controller: SweepController, trainer: Trainer, seed: int
+    store: ResultStore,
+    sweep_id: str,
+    controller: SweepController,
+    trainer: Trainer,
+    seed: int,
+    retries: int,
 ) -> None:
     """Keep every slot busy until the controller says the sweep is done."""
     logger = get_run_logger()
@@ -150,16 +190,17 @@ def _run_loop(
             for trial in new:
                 (controller.enqueue if trial in claimed else controller.discard)(trial)
         for trial in controller.start_next():
-            run = train_trial.with_options(task_run_name=f"trial-{trial.trial_id}")
+            run = train_trial.with_options(
+                task_run_name=f"trial-{trial.trial_id}", retries=retries, retry_delay_seconds=1
+            )
             futures[trial.trial_id] = run.submit(
-                store, sweep_id, controller.config, trial, trainer
+                store, sweep_id, controller.config, trial, trainer, retries
             )
         if not futures:
             break
 
         done = next(as_completed(list(futures.values())))
-        ended = done.result()
-        del futures[ended.trial_id]
+        ended = _trial_result(done, futures)
         controller.record(ended)
         n_ended += 1
 
@@ -175,6 +216,24 @@ def _run_loop(
     reason = controller.stop_reason()
     if reason:
         logger.info("no more trials: %s", reason)
+
+
+def _trial_result(done: PrefectFuture[Trial], futures: dict[str, PrefectFuture[Trial]]) -> Trial:
+    """The ended trial of ``done``, removed from ``futures``.
+
+    A training task fails only when its trial could not be recorded (the store is down past
+    every retry). The sweep then stops with a clear error; the trial is still ``running`` in
+    the store and a resume runs it again.
+    """
+    trial_id = next(k for k, f in futures.items() if f is done)
+    del futures[trial_id]
+    try:
+        return done.result()
+    except Exception as exc:
+        raise SweepFailedError(
+            f"trial {trial_id} could not be recorded ({type(exc).__name__}: {exc}); "
+            "the sweep stops here. Resume it with: sweep run --sweep-id ID"
+        ) from exc
 
 
 def _log_progress(logger: Any, controller: SweepController, ended: Trial) -> None:
@@ -286,7 +345,9 @@ def _acquire_lease(store: ResultStore, sweep_id: str) -> Lease:
         try:
             return store.acquire_lease(sweep_id, ttl_s=LEASE_TTL_S)
         except LeaseHeldError as exc:
-            if time.monotonic() > deadline:
+            holder = store.read_lease(sweep_id)
+            same_host_alive = holder is not None and holder.is_local_and_alive()
+            if same_host_alive or time.monotonic() > deadline:
                 raise
             logger.warning("%s; waiting for it to expire", exc)
             time.sleep(2.0)

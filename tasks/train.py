@@ -1,29 +1,44 @@
-"""The training task: one attempt of one trial."""
+"""The training task: one trial, retried as a new attempt when asked to."""
 
 from __future__ import annotations
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.runtime import task_run
 
 from sweepcore.config import SweepConfig
 from sweepcore.execute import Trainer, run_attempt
 from sweepcore.store import ResultStore
 from sweepcore.trial import Trial, TrialState
 
-__all__ = ["train_trial"]
+__all__ = ["AttemptFailedError", "train_trial"]
+
+
+class AttemptFailedError(RuntimeError):
+    """An attempt failed and a retry is left; Prefect runs the task again."""
 
 
 @task(name="train", cache_policy=NO_CACHE)
 def train_trial(
-    store: ResultStore, sweep_id: str, config: SweepConfig, trial: Trial, trainer: Trainer
+    store: ResultStore,
+    sweep_id: str,
+    config: SweepConfig,
+    trial: Trial,
+    trainer: Trainer,
+    retries: int = 0,
 ) -> Trial:
-    """Run the trainer once for ``trial`` and return it in its end state.
+    """Run the trainer for ``trial`` and return it in its end state.
 
     A trainer that raises or exits non-zero does not fail this task: the trial ends ``failed``
-    with the error, and the sweep goes on. The task itself fails only when the store cannot be
-    written, and the trial is then run again on resume.
+    with the error and the sweep goes on. With ``retries`` (and the task submitted with the
+    same number of Prefect retries), a failed attempt is recorded in the trial and the task
+    fails so that Prefect runs it again; the trial is then read back from the store, so each
+    retry is a new attempt and a failure is never mistaken for a result.
     """
     logger = get_run_logger()
+    run_count = task_run.run_count or 1
+    if run_count > 1:
+        trial = store.load_trial(sweep_id, trial.trial_id, with_history=False)
     logger.info(
         "trial %s starts (attempt %d): %s",
         trial.trial_id,
@@ -34,6 +49,8 @@ def train_trial(
 
     if done.state == TrialState.FAILED:
         logger.warning("trial %s failed: %s", done.trial_id, done.error)
+        if run_count <= retries:
+            raise AttemptFailedError(f"trial {done.trial_id} attempt failed; retrying")
     elif done.note:
         logger.warning("trial %s: %s", done.trial_id, done.note)
     else:

@@ -100,6 +100,12 @@ class BlobStore(Protocol):
         """Raise :class:`StoreError` with a one-line reason when the store is unusable."""
         ...
 
+    # Optional: ``compare_and_swap(key, expected: bytes, data: bytes) -> bool`` replaces the
+    # object only if it still holds ``expected`` (``False`` otherwise). A backend that has it
+    # (S3, with If-Match) makes lease takeovers race-free; ResultStore falls back to a plain
+    # read-compare-write when it is missing. It stays out of the protocol so that existing
+    # backends keep satisfying it.
+
 
 @dataclass(frozen=True)
 class Lease:
@@ -118,6 +124,10 @@ class Lease:
     pid: int
     heartbeat_at: float
     expires_at: float
+
+    def is_local_and_alive(self) -> bool:
+        """Whether the holder is a live process on this host (then it surely holds on)."""
+        return self.host == socket.gethostname() and _pid_alive(self.pid)
 
     def is_alive(self, now: float) -> bool:
         """Whether the holder should be presumed alive at ``now``.
@@ -303,19 +313,45 @@ class ResultStore:
         now = time.time()
         lease = Lease(uuid.uuid4().hex, socket.gethostname(), os.getpid(), now, now + ttl_s)
         key = f"{sweep_id}/lease.json"
-        if self.blobs.create(key, serialize.dumps(lease.__dict__)):
-            return lease
+        payload = serialize.dumps(lease.__dict__)
+        for _ in range(3):  # the lease may be released or taken over while we look at it
+            if self.blobs.create(key, payload):
+                return lease
+            raw = self.blobs.read(key)
+            if raw is None:
+                continue
+            current = Lease(**serialize.loads(raw))
+            if current.is_alive(now):
+                raise LeaseHeldError(
+                    f"sweep {sweep_id!r} in {self.url} is being run by another controller "
+                    f"(pid {current.pid} on {current.host}, heartbeat "
+                    f"{now - current.heartbeat_at:.0f} s ago; the lease expires in "
+                    f"{current.expires_at - now:.0f} s)"
+                )
+            if self._compare_and_swap(key, raw, payload):
+                logger.info(
+                    "took over sweep %r from a dead controller (pid %s on %s)",
+                    sweep_id,
+                    current.pid,
+                    current.host,
+                )
+                return lease
+        raise LeaseHeldError(
+            f"sweep {sweep_id!r} in {self.url}: another controller took the lease over first"
+        )
 
-        current = self.read_lease(sweep_id)
-        if current is not None and current.is_alive(now):
-            raise LeaseHeldError(
-                f"sweep {sweep_id!r} in {self.url} is being run by another controller "
-                f"(pid {current.pid} on {current.host}, heartbeat "
-                f"{now - current.heartbeat_at:.0f} s ago; the lease expires in "
-                f"{current.expires_at - now:.0f} s)"
-            )
-        self.blobs.write(key, serialize.dumps(lease.__dict__))
-        return lease
+    def _compare_and_swap(self, key: str, expected: bytes, data: bytes) -> bool:
+        """Replace ``key`` only if it still holds ``expected`` (see :class:`BlobStore`)."""
+        swap = getattr(self.blobs, "compare_and_swap", None)
+        if swap is not None:
+            return bool(swap(key, expected, data))
+        # Backends without a compare-and-swap (the local folder) read, compare and write: two
+        # controllers taking over the same dead lease in the same instant could both win. A
+        # locked read-modify-write in the backend would close the gap.
+        if self.blobs.read(key) != expected:
+            return False
+        self.blobs.write(key, data)
+        return True
 
     def renew_lease(self, sweep_id: str, lease: Lease, ttl_s: float = 30.0) -> Lease:
         """Heartbeat: push the lease's expiry ``ttl_s`` seconds ahead."""

@@ -279,3 +279,56 @@ def _refuse(token: str) -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(pytest.main([__file__, "-x"]))
+
+
+def test_trial_retries_record_each_attempt_and_never_read_a_failure_as_result(tmp_path):
+    """BR-27: attempt 1 fails and attempt 2 logs 0.27 -> finished with 0.27 and both attempts
+    recorded; when all 3 attempts fail the trial is failed with each error, and a later resume
+    with retry_failed trains it again."""
+
+    def config(name: str, broken: bool) -> dict:
+        broken_file = tmp_path / f"{name}-broken"
+        if broken:
+            broken_file.write_text("x")
+        return {
+            "method": "grid",
+            "metric": {"name": "val_loss"},
+            "parameters": {
+                "flaky": {"value": str(tmp_path / f"{name}-flaky")},
+                "broken": {"value": str(broken_file)},
+            },
+        }
+
+    store = open_store(str(tmp_path / "s"))
+    fn = "tests.flows.trainers:fails_until_fixed"
+    _run(
+        config=config("a", False),
+        function=fn,
+        store=str(tmp_path / "s"),
+        sweep_id="a",
+        trial_retries=2,
+    )
+    (trial,) = store.load_trials("a")
+    assert trial.state == "finished" and trial.summary["val_loss"] == 0.27
+    assert [a.outcome for a in trial.attempts] == ["failed", "finished"]
+    assert "attempt 1" in trial.attempts[0].error
+
+    _run(
+        config=config("b", True),
+        function=fn,
+        store=str(tmp_path / "s"),
+        sweep_id="b",
+        trial_retries=2,
+    )
+    (trial,) = store.load_trials("b")
+    assert trial.state == "failed" and "val_loss" not in trial.summary
+    assert [a.outcome for a in trial.attempts] == ["failed"] * 3
+    assert "broken GPU" in trial.attempts[2].error
+
+    _run(sweep_id="b", store=str(tmp_path / "s"))  # without the flag: kept as failed
+    assert store.load_trials("b")[0].state == "failed"
+    (tmp_path / "b-broken").unlink()  # the GPU is fixed
+    _run(sweep_id="b", store=str(tmp_path / "s"), retry_failed=True)
+    (trial,) = store.load_trials("b")
+    assert trial.state == "finished" and trial.summary["val_loss"] == 0.27
+    assert len(trial.attempts) == 4

@@ -39,3 +39,17 @@ def wrong_metric_key(config: dict[str, Any], run: Run) -> None:
     """Logs under 'test_acc_avg ' (trailing space) instead of 'test_acc_avg' (BR-09)."""
     for step in range(10):
         run.log({"test_acc_avg ": 0.5 + 0.01 * step}, step=step)
+
+
+def fails_until_fixed(config: dict[str, Any], run: Run) -> None:
+    """Fails (simulated CUDA OOM) while the file ``config['broken']`` exists, and fails its
+    first attempt when ``config['flaky']`` names a file not yet there (it creates it)."""
+    from pathlib import Path
+
+    flaky = Path(config["flaky"])
+    if not flaky.exists():
+        flaky.write_text("seen")
+        raise RuntimeError("CUDA out of memory (attempt 1)")
+    if Path(config["broken"]).exists():
+        raise RuntimeError("CUDA out of memory (broken GPU)")
+    run.log({"val_loss": 0.27})

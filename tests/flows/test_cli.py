@@ -1,0 +1,234 @@
+"""The ``sweep`` command as a user runs it: real subprocesses, a real Prefect API."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from sweepcore.store import open_store
+from sweepcore.trial import TrialState
+
+REPO = Path(__file__).parents[2]
+SWEEP = [sys.executable, "-m", "flows.cli"]
+
+
+def _sweep(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*SWEEP, *args], cwd=REPO, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def _write(path: Path, config: dict) -> str:
+    path.write_text(yaml.safe_dump(config))
+    return str(path)
+
+
+def test_validate_lists_every_problem_with_key_paths(tmp_path):
+    bad = _write(
+        tmp_path / "bad.yaml",
+        {
+            "method": "gird",
+            "parameters": {"lr": {"min": 0.1, "max": 0.01}, "opt": {"values": []}},
+            "run_cap": 0,
+        },
+    )
+    result = _sweep("validate", bad, timeout=60)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    for expected in ("method:", "parameters.lr:", "parameters.opt", "run_cap:"):
+        assert expected in result.stderr
+
+
+def test_validate_accepts_the_examples():
+    for name in ("digits-svc.yaml", "digits-command.yaml", "digits-grid.yaml"):
+        result = _sweep("validate", f"examples/{name}", timeout=60)
+        assert result.returncode == 0, result.stderr
+        assert "valid" in result.stdout
+
+
+def test_run_with_bad_config_fails_before_any_trial(tmp_path):
+    bad = _write(tmp_path / "bad.yaml", {"method": "random", "parameters": {"x": {"min": 1}}})
+    result = _sweep("run", bad, "--store", str(tmp_path / "store"), timeout=60)
+    assert result.returncode == 2
+    assert "parameters.x" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "store").exists()
+
+
+def test_run_with_unimportable_function_is_a_clear_error(tmp_path):
+    config = _write(
+        tmp_path / "c.yaml", {"method": "grid", "parameters": {"x": {"values": [1, 2]}}}
+    )
+    result = _sweep("run", config, "--function", "no_such_module:train", timeout=120)
+    assert result.returncode == 2
+    assert "cannot import 'no_such_module'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("prefect_api")
+def test_log_uniform_with_value_like_bounds_warns_in_cli_and_flow_logs(tmp_path):
+    """BR-03: lr_c keeps W&B's exponent semantics but the warning is visible to the user."""
+    config = _write(
+        tmp_path / "c.yaml",
+        {
+            "method": "random",
+            "metric": {"name": "loss"},
+            "run_cap": 2,
+            "parameters": {"lr_c": {"distribution": "log_uniform", "min": 0.0001, "max": 0.1}},
+        },
+    )
+    result = _sweep(
+        "run",
+        config,
+        "--function",
+        "tests.flows.trainers:sum_of_params",
+        "--store",
+        str(tmp_path / "store"),
+    )
+    assert result.returncode == 0, result.stderr
+    output = result.stdout + result.stderr
+    assert "warning:" in result.stderr and "log_uniform_values" in result.stderr
+    assert "config:" in output  # the same warning, logged by the flow run
+    assert "t00000" in result.stdout and "t00001" in result.stdout  # the leaderboard
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("prefect_api")
+def test_killed_sweep_resumes_without_rerunning_or_losing_trials(tmp_path):
+    """Kill the controller with SIGKILL mid-sweep; `sweep run --sweep-id` finishes it."""
+    store_dir = tmp_path / "store"
+    config = _write(
+        tmp_path / "grid.yaml",
+        {
+            "method": "grid",
+            "metric": {"name": "loss"},
+            "parameters": {"x": {"values": [i / 10 for i in range(12)]}},
+        },
+    )
+    first = subprocess.Popen(
+        [
+            *SWEEP,
+            "run",
+            config,
+            "--sweep-id",
+            "k1",
+            "--store",
+            str(store_dir),
+            "--parallel",
+            "2",
+            "--function",
+            "tests.flows.trainers:slow_quadratic",
+        ],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    store = open_store(str(store_dir))
+    try:
+        finished = _wait_for_finished(store, "k1", at_least=4, proc=first)
+    finally:
+        os.kill(first.pid, signal.SIGKILL)
+        first.wait()
+    before = {t.trial_id: t for t in store.load_trials("k1")}
+    done_before = {k: t for k, t in before.items() if t.state == TrialState.FINISHED}
+    assert len(done_before) >= len(finished) >= 4
+    assert len(done_before) < 12
+
+    result = _sweep("run", "--sweep-id", "k1", "--store", str(store_dir), "--parallel", "2")
+    assert result.returncode == 0, result.stderr
+
+    after = store.load_trials("k1")
+    assert len(after) == 12
+    assert all(t.state == TrialState.FINISHED for t in after)
+    assert len({t.params["x"] for t in after}) == 12
+    for trial in after:
+        if trial.trial_id in done_before:
+            old = done_before[trial.trial_id]
+            assert trial.summary == old.summary and trial.attempts == old.attempts
+        elif trial.trial_id in before:  # was running when killed: a lost attempt, then a re-run
+            assert [a.outcome for a in trial.attempts] == ["lost", "finished"]
+
+
+def _wait_for_finished(store, sweep_id: str, at_least: int, proc) -> list[str]:
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "the sweep ended before it could be killed"
+        if store.sweep_exists(sweep_id):
+            done = [
+                t.trial_id
+                for t in store.load_trials(sweep_id, with_history=False)
+                if t.state == TrialState.FINISHED
+            ]
+            if len(done) >= at_least:
+                return done
+        time.sleep(0.1)
+    raise AssertionError("the sweep did not finish enough trials in time")
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("prefect_api")
+def test_command_example_and_null_values_reach_the_program(tmp_path):
+    """The program/command path, with BR-14's null/false/0 values: each reaches the program
+    with its own spelling, and stored JSON holds real null/false."""
+    program = tmp_path / "echo.py"
+    program.write_text(
+        textwrap.dedent("""
+        import json, sys
+        print(json.dumps({"loss": 1.0, "n_args": len(sys.argv) - 1}))
+        print(json.dumps({"argv": " ".join(sys.argv[1:])}))
+    """)
+    )
+    config = _write(
+        tmp_path / "c.yaml",
+        {
+            "method": "grid",
+            "metric": {"name": "loss"},
+            "program": "echo.py",
+            "parameters": {"rnn_type": {"values": [None, "lstm"]}, "clip": {"values": [0, False]}},
+        },
+    )
+    result = _sweep("run", config, "--store", str(tmp_path / "store"), "--work-dir", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+
+    sweep_id = open_store(str(tmp_path / "store")).list_sweeps()[0]
+    trials = open_store(str(tmp_path / "store")).load_trials(sweep_id)
+    argvs = {t.summary["argv"] for t in trials}
+    assert argvs == {
+        "--clip=0 --rnn_type=None",
+        "--clip=0 --rnn_type=lstm",
+        "--clip=False --rnn_type=None",
+        "--clip=False --rnn_type=lstm",
+    }
+    record = json.loads((tmp_path / "store" / sweep_id / "trials" / "t00002.json").read_text())
+    assert record["params"] == {"clip": False, "rnn_type": None}
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("prefect_api")
+def test_show_prints_the_leaderboard_best_first(tmp_path):
+    from flows.sweep import sweep
+
+    config = {
+        "method": "grid",
+        "metric": {"name": "loss", "goal": "minimize"},
+        "parameters": {"x": {"values": [0.9, 0.3, 0.6]}},
+    }
+    sweep(
+        config=config,
+        function="tests.flows.trainers:quadratic",
+        store=str(tmp_path),
+        sweep_id="shown",
+    )
+    result = _sweep("show", "shown", "--store", str(tmp_path), timeout=60)
+    assert result.returncode == 0, result.stderr
+    rows = [line.split() for line in result.stdout.splitlines() if line.strip().startswith("t0")]
+    assert [row[0] for row in rows] == ["t00001", "t00002", "t00000"]
