@@ -97,7 +97,8 @@ def _first_line(text: str | None) -> str | None:
 
 def to_csv_bytes(frame: pd.DataFrame) -> bytes:
     """The leaderboard as UTF-8 CSV."""
-    return frame.to_csv(index=False).encode("utf-8")
+    text: str = frame.to_csv(index=False)
+    return text.encode("utf-8")
 
 
 def to_parquet_bytes(frame: pd.DataFrame) -> bytes:

@@ -23,5 +23,6 @@ def get_searcher(method: str) -> SearchMethod:
     if method == "bayes":
         from sweepcore.search.bayes import BayesSearcher
 
-        return BayesSearcher()
+        searcher: SearchMethod = BayesSearcher()
+        return searcher
     raise ValueError(f"method: {method!r} is not a known method; choose bayes, grid or random")

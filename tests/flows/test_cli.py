@@ -154,8 +154,13 @@ def test_killed_sweep_resumes_without_rerunning_or_losing_trials(tmp_path):
         if trial.trial_id in done_before:
             old = done_before[trial.trial_id]
             assert trial.summary == old.summary and trial.attempts == old.attempts
-        elif trial.trial_id in before:  # was running when killed: a lost attempt, then a re-run
-            assert [a.outcome for a in trial.attempts] == ["lost", "finished"]
+        elif trial.trial_id in before:
+            # Was running when killed: its open attempt is recorded as lost, then re-run. A
+            # trial claimed but not yet started had no attempt to lose.
+            was = before[trial.trial_id].attempts
+            lost = ["lost"] if was and was[-1].ended_at is None else []
+            assert [a.outcome for a in trial.attempts] == [*lost, "finished"]
+            assert trial.params == before[trial.trial_id].params
 
 
 def _wait_for_finished(store, sweep_id: str, at_least: int, proc) -> list[str]:
@@ -210,6 +215,10 @@ def test_command_example_and_null_values_reach_the_program(tmp_path):
     }
     record = json.loads((tmp_path / "store" / sweep_id / "trials" / "t00002.json").read_text())
     assert record["params"] == {"clip": False, "rnn_type": None}
+
+    again = _sweep("run", "--sweep-id", sweep_id, "--store", str(tmp_path / "store"))
+    assert again.returncode == 0, again.stderr  # stored null/false points count as done
+    assert len(open_store(str(tmp_path / "store")).load_trials(sweep_id)) == 4
 
 
 @pytest.mark.slow
