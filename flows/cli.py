@@ -19,7 +19,7 @@ import argparse
 import os
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 __all__ = ["main"]
 
@@ -38,7 +38,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args))
     except KeyboardInterrupt:
-        print("interrupted; resume with: sweep run --sweep-id ID", file=sys.stderr)
+        sweep_id = getattr(args, "sweep_id", None) or "ID"
+        print(f"interrupted; resume with: sweep run --sweep-id {sweep_id}", file=sys.stderr)
         return 130
 
 
@@ -51,16 +52,21 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run a sweep, or resume one with --sweep-id")
     run.add_argument("config", nargs="?", help="sweep YAML (optional when resuming)")
     run.add_argument("--store", help="results folder or s3://bucket/prefix (default ./sweeps)")
-    run.add_argument("--parallel", type=int, default=4, help="trials at once (default 4)")
+    run.add_argument(
+        "--parallel", type=_positive(int), default=4, help="trials at once (default 4)"
+    )
     run.add_argument("--sweep-id", help="resume this sweep, or create it with this id")
     run.add_argument(
         "--function", help="Python trainer MODULE:CALLABLE, called train(config, run)"
     )
     run.add_argument("--seed", type=int, help="seed of the search (default: random, stored)")
-    run.add_argument("--trial-timeout", type=float, help="seconds one trial may run")
+    run.add_argument("--trial-timeout", type=_positive(float), help="seconds one trial may run")
     run.add_argument("--retry-failed", action="store_true", help="re-run failed trials")
     run.add_argument(
-        "--trial-retries", type=int, default=0, help="run a failed trial again N times at once"
+        "--trial-retries",
+        type=_positive(int, zero_ok=True),
+        default=0,
+        help="run a failed trial again N times at once",
     )
     run.add_argument("--work-dir", default=".", help="folder command trainers run in")
     run.set_defaults(handler=_cmd_run)
@@ -81,6 +87,22 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--out", help="file to write (default: standard output)")
     export.set_defaults(handler=_cmd_export)
     return parser
+
+
+def _positive(kind: type[float], zero_ok: bool = False) -> Callable[[str], float]:
+    """An argparse type: a number of ``kind`` above zero (or at least zero)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {kind.__name__}") from None
+        if value < 0 or (value == 0 and not zero_ok):
+            bound = "0 or more" if zero_ok else "above 0"
+            raise argparse.ArgumentTypeError(f"must be {bound}; got {text}")
+        return value
+
+    return parse
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
@@ -106,19 +128,32 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return 2
     try:
         # Fail fast on what can be checked before Prefect starts (10-30 s on a small machine).
-        if args.config is not None:
-            _load_printing_warnings(args.config)
-        if args.function is not None:
-            from sweepcore.execute import resolve_function
-
-            resolve_function(args.function)
+        from sweepcore.execute import Trainer, check_trainer, resolve_function
         from sweepcore.store import open_store
 
-        open_store(args.store).blobs.check()
-        for key, value in PREFECT_DEFAULTS.items():
-            os.environ.setdefault(key, value)
-        from flows.sweep import SweepFailedError, sweep
+        store = open_store(args.store)
+        store.blobs.check()
+        if args.function is not None:
+            resolve_function(args.function)
+        resuming = args.sweep_id is not None and store.sweep_exists(args.sweep_id)
+        if args.config is not None:
+            cfg = _load_printing_warnings(args.config)
+            if not resuming:
+                check_trainer(cfg, Trainer(function=args.function, work_dir=args.work_dir))
+    except (SweepConfigError, TrainerError, ValueError) as exc:  # ValueError: bad store URL
+        print(f"sweep run: {exc}", file=sys.stderr)
+        return 2
+    except StoreError as exc:
+        print(f"sweep run: {exc}", file=sys.stderr)
+        return 1
 
+    for key, value in PREFECT_DEFAULTS.items():
+        os.environ.setdefault(key, value)
+    from flows.sweep import SweepFailedError, new_sweep_id, sweep
+
+    # Named here, not in the flow, so that an interrupted run can say how to resume it.
+    args.sweep_id = args.sweep_id or new_sweep_id()
+    try:
         summary = sweep(
             config=args.config,
             function=args.function,
@@ -169,7 +204,10 @@ def _cmd_export(args: argparse.Namespace) -> int:
     elif args.format == "parquet":
         data = to_parquet_bytes(frame)
     else:
-        data = frame.to_json(orient="records", indent=1).encode("utf-8") + b"\n"
+        # 15 significant digits (pandas' most; its default is 10) keep floats exact enough
+        # to match the CSV and Parquet exports.
+        data = frame.to_json(orient="records", indent=1, double_precision=15).encode("utf-8")
+        data += b"\n"
     if args.out:
         with open(args.out, "wb") as fh:
             fh.write(data)
@@ -196,9 +234,22 @@ def _print_leaderboard(sweep_id: str, store_url: str | None) -> None:
     from sweepcore.results import load_results
 
     frame = load_results(store_url, sweep_id)
-    shown = frame.drop(columns=["started_at", "finished_at", "error"], errors="ignore")
+    shown = frame.drop(columns=["started_at", "finished_at"], errors="ignore")
     shown = shown.drop(columns=[c for c in shown.columns if c.startswith("summary.")])
-    with pd.option_context("display.max_rows", 60, "display.width", 160):
+    if "error" in shown and shown["error"].notna().any():  # the first line says why it failed
+        shown["error"] = shown["error"].str.slice(0, 60)
+    else:
+        shown = shown.drop(columns=["error"], errors="ignore")
+    # %g keeps small learning rates readable (3.3e-05, not 0.000033).
+    options = (
+        "display.max_rows",
+        60,
+        "display.width",
+        200,
+        "display.float_format",
+        "{:.6g}".format,
+    )
+    with pd.option_context(*options):
         print(f"sweep {sweep_id}: {len(frame)} trial(s), best first")
         print(shown.head(60).fillna("").to_string(index=False))
         if len(frame) > 60:

@@ -36,7 +36,7 @@ from sweepcore.config import (
     search_space_changes,
 )
 from sweepcore.controller import SweepController
-from sweepcore.execute import Trainer, TrainerError, resolve_function
+from sweepcore.execute import Trainer, TrainerError, cancel_running, check_trainer
 from sweepcore.search.grid import grid_size
 from sweepcore.store import Lease, LeaseHeldError, ResultStore, StoreError, open_store
 from sweepcore.trial import Trial
@@ -49,7 +49,7 @@ from tasks import (
     train_trial,
 )
 
-__all__ = ["SweepFailedError", "sweep"]
+__all__ = ["SweepFailedError", "new_sweep_id", "sweep"]
 
 #: Seconds a controller's lease lives without a heartbeat.
 LEASE_TTL_S = 30.0
@@ -129,18 +129,12 @@ def _run_sweep(
     logger = get_run_logger()
     result_store = open_store(store)
     result_store.blobs.check()
-    cfg, sweep_id, seed = _open_sweep(result_store, config, sweep_id, seed, function)
+    trainer = Trainer(function=function, work_dir=work_dir, timeout_s=trial_timeout)
+    cfg, sweep_id, seed = _open_sweep(result_store, config, sweep_id, seed, trainer)
     if function is None:  # resuming: the trainer given when the sweep was created
         function = result_store.read_state(sweep_id).get("function")
-    trainer = Trainer(function=function, work_dir=work_dir, timeout_s=trial_timeout)
-    if function is not None:
-        resolve_function(function)  # fail now, not in every trial
-    elif cfg.program is None and cfg.command is None:
-        raise _config_error(
-            "program: the config has neither program nor command, and no trainer function was "
-            "given; pass --function MODULE:CALLABLE or add program: train.py to the config",
-            "missing_trainer",
-        )
+        trainer = Trainer(function=function, work_dir=work_dir, timeout_s=trial_timeout)
+    check_trainer(cfg, trainer)  # fail now, not in every trial
 
     lease = _acquire_lease(result_store, sweep_id)
     heartbeat = _Heartbeat(result_store, sweep_id, lease)
@@ -184,11 +178,14 @@ def _run_loop(
 
     while True:
         n_new = controller.n_new_wanted()
+        taken: list[Trial] = []
         if n_new:
             new = suggest_trials(controller, n_new, seed)
-            claimed = claim_trials(store, sweep_id, new)
-            for trial in new:
-                (controller.enqueue if trial in claimed else controller.discard)(trial)
+            claimed, taken = claim_trials(store, sweep_id, new)
+            for trial in claimed:
+                controller.enqueue(trial)
+            for trial in taken:  # someone else's trial under that id: its point is covered
+                controller.record(trial)
         for trial in controller.start_next():
             run = train_trial.with_options(
                 task_run_name=f"trial-{trial.trial_id}", retries=retries, retry_delay_seconds=1
@@ -197,10 +194,16 @@ def _run_loop(
                 store, sweep_id, controller.config, trial, trainer, retries
             )
         if not futures:
+            if taken:  # every id was someone else's: suggest again from the fuller history
+                continue
             break
 
-        done = next(as_completed(list(futures.values())))
-        ended = _trial_result(done, futures)
+        try:
+            done = next(as_completed(list(futures.values())))
+        except KeyboardInterrupt:
+            _cancel_running(store, sweep_id, controller, futures)
+            raise
+        ended = _trial_result(sweep_id, done, futures)
         controller.record(ended)
         n_ended += 1
 
@@ -218,7 +221,36 @@ def _run_loop(
         logger.info("no more trials: %s", reason)
 
 
-def _trial_result(done: PrefectFuture[Trial], futures: dict[str, PrefectFuture[Trial]]) -> Trial:
+def _cancel_running(
+    store: ResultStore,
+    sweep_id: str,
+    controller: SweepController,
+    futures: dict[str, PrefectFuture[Trial]],
+) -> None:
+    """The user interrupted the sweep: end every running trial as ``cancelled``, record it.
+
+    Command trainers are terminated and Python trainers asked to return; each training task
+    then writes its trial (``cancelled``, re-run by a resume) before this returns, so nothing
+    recorded is lost. A second Ctrl-C stops waiting; the trials left ``running`` in the store
+    are then re-run by a resume as lost attempts.
+    """
+    logger = get_run_logger()
+    n = cancel_running("the sweep was cancelled by the user")
+    logger.warning("interrupted: cancelling %d running trial(s)", n)
+    for trial_id, future in list(futures.items()):
+        try:
+            controller.record(future.result())
+        except Exception as exc:  # the trial stays running in the store; a resume re-runs it
+            logger.warning("trial %s could not be recorded as cancelled: %s", trial_id, exc)
+    publish_results(store, sweep_id, controller)
+    logger.warning(
+        "sweep %s interrupted; resume it with: sweep run --sweep-id %s", sweep_id, sweep_id
+    )
+
+
+def _trial_result(
+    sweep_id: str, done: PrefectFuture[Trial], futures: dict[str, PrefectFuture[Trial]]
+) -> Trial:
     """The ended trial of ``done``, removed from ``futures``.
 
     A training task fails only when its trial could not be recorded (the store is down past
@@ -232,7 +264,7 @@ def _trial_result(done: PrefectFuture[Trial], futures: dict[str, PrefectFuture[T
     except Exception as exc:
         raise SweepFailedError(
             f"trial {trial_id} could not be recorded ({type(exc).__name__}: {exc}); "
-            "the sweep stops here. Resume it with: sweep run --sweep-id ID"
+            f"the sweep stops here. Resume it with: sweep run --sweep-id {sweep_id}"
         ) from exc
 
 
@@ -263,9 +295,13 @@ def _open_sweep(
     config: str | dict[str, Any] | None,
     sweep_id: str | None,
     seed: int | None,
-    function: str | Callable[..., Any] | None,
+    trainer: Trainer,
 ) -> tuple[SweepConfig, str, int]:
-    """Load or create the sweep; returns its config, id and seed."""
+    """Load or create the sweep; returns its config, id and seed.
+
+    A new sweep is written to the store only once its trainer has been checked, so a sweep
+    that could never run leaves nothing behind.
+    """
     logger = get_run_logger()
     given = _load_logging_warnings(config) if config is not None else None
 
@@ -291,8 +327,10 @@ def _open_sweep(
             f"no sweep {sweep_id!r} in {store.url}, and no config was given to create it",
             "missing_config",
         )
-    sweep_id = sweep_id or _new_sweep_id()
+    check_trainer(given, trainer)
+    sweep_id = sweep_id or new_sweep_id()
     seed = secrets.randbelow(2**31) if seed is None else seed
+    function = trainer.function
     state = {
         "status": "running",
         "seed": seed,
@@ -319,7 +357,8 @@ def _config_error(message: str, kind: str) -> SweepConfigError:
     return SweepConfigError([ConfigProblem("", message, kind)])
 
 
-def _new_sweep_id() -> str:
+def new_sweep_id() -> str:
+    """A fresh sweep id: UTC time of creation and a random suffix."""
     return datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
 
 
@@ -338,19 +377,16 @@ def _write_state(
 
 
 def _acquire_lease(store: ResultStore, sweep_id: str) -> Lease:
-    """Take the sweep's lease, waiting (and saying so) while another controller may be alive."""
+    """Take the sweep's lease.
+
+    A dead controller on this host (e.g. SIGKILLed) is taken over at once; a lease held from
+    another host is waited for (saying so) until it expires, at most ``LEASE_TTL_S`` plus a
+    margin; a live controller is refused with a clear message.
+    """
     logger = get_run_logger()
-    deadline = time.monotonic() + LEASE_TTL_S + 5
-    while True:
-        try:
-            return store.acquire_lease(sweep_id, ttl_s=LEASE_TTL_S)
-        except LeaseHeldError as exc:
-            holder = store.read_lease(sweep_id)
-            same_host_alive = holder is not None and holder.is_local_and_alive()
-            if same_host_alive or time.monotonic() > deadline:
-                raise
-            logger.warning("%s; waiting for it to expire", exc)
-            time.sleep(2.0)
+    return store.acquire_lease(
+        sweep_id, ttl_s=LEASE_TTL_S, max_wait_s=LEASE_TTL_S + 5, on_wait=logger.warning
+    )
 
 
 class _Heartbeat:
@@ -368,6 +404,9 @@ class _Heartbeat:
         while not self._stop.wait(LEASE_TTL_S / 3):
             try:
                 lease = store.renew_lease(sweep_id, lease, ttl_s=LEASE_TTL_S)
+            except LeaseHeldError as exc:  # taken over: beating on would fight the new holder
+                self._logger.error("%s", exc)
+                return
             except Exception as exc:  # a missed beat is retried at the next one
                 self._logger.warning("lease heartbeat failed: %s", exc)
 

@@ -75,7 +75,8 @@ def early_failure_reason(trials: Sequence[Trial], config: SweepConfig) -> str | 
     if len(ended) < MAX_INITIAL_FAILURES:
         return None
     lines = (ended[-1].error or "no error text").strip().splitlines()
-    shown = lines[0] if len(lines) == 1 else f"{lines[0]} ... {lines[-1].strip()}"
+    first, last = lines[0].strip(), lines[-1].strip()
+    shown = first if first == last or last in first else f"{first} ... {last}"
     return (
         f"the first {len(ended)} trials all failed before logging any metric; giving up. "
         f"Last error ({ended[-1].trial_id}): {shown}"

@@ -214,6 +214,8 @@ class SweepController:
                 ):
                     best_id, best_value = trial.trial_id, value
         total = self.config.run_cap
+        if total is not None:  # trials that died before logging spend no budget (budget.py)
+            total += sum(not budget.counts_toward_cap(t, self.config) for t in done)
         if self.grid_size is not None:
             total = min(total, self.grid_size) if total else self.grid_size
         return Progress(len(done), len(self.running), total, best_id, best_value)

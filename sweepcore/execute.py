@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import contextvars
 import ctypes
 import difflib
 import importlib
@@ -37,11 +38,18 @@ from typing import Any
 
 from sweepcore.command import build_launch, parse_metrics_line, write_launch_files
 from sweepcore.config.model import SweepConfig
-from sweepcore.run import Run
-from sweepcore.store.base import ResultStore
-from sweepcore.trial import Attempt, Trial, TrialState, has_logged_metric
+from sweepcore.run import TIME_LIMIT, Run
+from sweepcore.store.base import ResultStore, StoreError
+from sweepcore.trial import Attempt, Trial, TrialState, finite_metric_values, has_logged_metric
 
-__all__ = ["Trainer", "TrainerError", "resolve_function", "run_attempt"]
+__all__ = [
+    "Trainer",
+    "TrainerError",
+    "cancel_running",
+    "check_trainer",
+    "resolve_function",
+    "run_attempt",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +57,28 @@ logger = logging.getLogger(__name__)
 KILL_GRACE_S = 10.0
 #: Lines of stderr kept for the error message of a failed command.
 STDERR_TAIL_LINES = 30
+
+
+#: Runs of the attempts under way in this process, for :func:`cancel_running`.
+_LIVE_RUNS: set[Run] = set()
+_LIVE_LOCK = threading.Lock()
+
+
+def cancel_running(reason: str) -> int:
+    """Cancel every attempt running in this process (the user interrupted the sweep).
+
+    Command trainers are terminated (SIGTERM to their process group, SIGKILL after
+    :data:`KILL_GRACE_S`); Python trainers see ``run.should_stop``. Each trial then ends
+    ``cancelled`` and is written to the store, and a resume runs it again.
+
+    Returns:
+        How many attempts were cancelled.
+    """
+    with _LIVE_LOCK:
+        runs = list(_LIVE_RUNS)
+    for run in runs:
+        run.cancel(reason)
+    return len(runs)
 
 
 class TrainerError(ValueError):
@@ -107,6 +137,34 @@ def resolve_function(spec: Callable[..., Any] | str) -> Callable[..., Any]:
     return func  # type: ignore[no-any-return]
 
 
+def check_trainer(config: SweepConfig, trainer: Trainer) -> None:
+    """Fail before any trial starts when the trainer cannot possibly run.
+
+    Checks that a function imports, or that the config has a ``program``/``command`` and that
+    a ``program`` the command runs exists in the work folder.
+
+    Raises:
+        TrainerError: What is missing and how to give it.
+    """
+    if trainer.function is not None:
+        resolve_function(trainer.function)
+        return
+    if config.program is None and config.command is None:
+        raise TrainerError(
+            "program: the config has neither program nor command, and no trainer function was "
+            "given; pass --function MODULE:CALLABLE or add program: train.py to the config"
+        )
+    runs_program = config.command is None or any("${program}" in str(c) for c in config.command)
+    if config.program is not None and runs_program:
+        path = Path(trainer.work_dir, config.program)
+        if not path.is_file():
+            raise TrainerError(
+                f"program: {config.program!r} does not exist in the work folder "
+                f"{str(Path(trainer.work_dir).resolve())!r}; pass --work-dir DIR (the folder "
+                "the program is in) or fix the path"
+            )
+
+
 def run_attempt(
     store: ResultStore, sweep_id: str, config: SweepConfig, trial: Trial, trainer: Trainer
 ) -> Trial:
@@ -131,23 +189,32 @@ def run_attempt(
         note=None,
         attempts=(*trial.attempts, Attempt(number=number, started_at=started)),
     )
-    store.clear_stop(sweep_id, trial.trial_id)
+    if number > 1:  # a stop marker can only be left by an earlier attempt
+        store.clear_stop(sweep_id, trial.trial_id)
     store.write_trial(sweep_id, trial)
 
     deadline = started + trainer.timeout_s if trainer.timeout_s else None
+    writer = store.history_writer(sweep_id, trial.trial_id, number)
     run = Run(
         trial.trial_id,
         sweep_id,
         trial.params,
-        writer=store.history_writer(sweep_id, trial.trial_id, number),
-        stop_check=lambda: store.stop_requested(sweep_id, trial.trial_id),
+        writer=writer,
+        stop_check=lambda: _stop_reason(store, sweep_id, trial.trial_id),
         deadline=deadline,
     )
-    if trainer.function is not None:
-        state, error = _run_function(resolve_function(trainer.function), run)
-    else:
-        state, error = _run_command(config, trial, run, trainer)
+    with _LIVE_LOCK:
+        _LIVE_RUNS.add(run)
+    try:
+        if trainer.function is not None:
+            state, error = _run_function(resolve_function(trainer.function), run)
+        else:
+            state, error = _run_command(config, trial, run, trainer)
+    finally:
+        with _LIVE_LOCK:
+            _LIVE_RUNS.discard(run)
     run.flush()
+    writer.close()  # rows a failed flush kept; raises if the store is still down
 
     note = _missing_metric_note(config, run, state)
     ended = Attempt(number, started, time.time(), str(state), error)
@@ -163,33 +230,106 @@ def run_attempt(
     return done
 
 
-def _run_function(func: Callable[..., Any], run: Run) -> tuple[TrialState, str | None]:
+def _stop_reason(store: ResultStore, sweep_id: str, trial_id: str) -> str | None:
+    """The trial's stop request; a store that cannot be read now means no request yet.
+
+    The trainer polls this while it runs, so a store hiccup must not fail the trial.
+    """
     try:
-        func(dict(run.config), run)
-    except Exception as exc:
+        return store.stop_requested(sweep_id, trial_id)
+    except StoreError as exc:
+        logger.warning(
+            "cannot read the stop marker of %s (checked again later): %s", trial_id, exc
+        )
+        return None
+
+
+def _run_function(func: Callable[..., Any], run: Run) -> tuple[TrialState, str | None]:
+    """Run ``train(config, run)`` in a thread of its own and watch it.
+
+    A Python function cannot be killed from outside, so a time limit, a stop request or a
+    cancel is first a request (``run.should_stop`` turns true). A function that ignores it for
+    :data:`KILL_GRACE_S` seconds is abandoned: the attempt ends (``timed_out``, ``stopped`` or
+    ``cancelled``) and frees its slot, but the thread runs on in the background until it
+    returns or the process exits, and its later ``run.log`` calls are refused. A trainer that
+    must be killed for sure belongs in a command (``program``/``command``), whose process
+    group is terminated.
+    """
+    raised: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            func(dict(run.config), run)
+        except BaseException as exc:  # sys.exit() too: it fails this trial, not the sweep
+            raised.append(exc)
+
+    context = contextvars.copy_context()  # the caller's logging/run context, in the thread
+    thread = threading.Thread(
+        target=context.run, args=(call,), name=f"trainer-{run.trial_id}", daemon=True
+    )
+    thread.start()
+    asked_at: float | None = None
+    while thread.is_alive():
+        thread.join(timeout=0.5)
+        if asked_at is None and run.should_stop:
+            asked_at = time.monotonic()
+        if asked_at is not None and time.monotonic() - asked_at > KILL_GRACE_S:
+            run.close()
+            state = _stop_state(run)
+            return state, (
+                f"{run.stop_reason}; the function did not return within {KILL_GRACE_S:.0f} s "
+                "of being asked to stop and was abandoned (it may run on until the sweep "
+                "ends; use a command trainer for a hard limit)"
+            )
+
+    run.close()
+    if raised:
+        exc = raised[0]
         tail = "".join(traceback.format_exception(exc)[-6:]).strip()
         return TrialState.FAILED, f"{type(exc).__name__}: {exc}\n{tail}"
-    # A Python function cannot be killed from outside, so its time limit and stop requests
-    # are cooperative: the function sees run.should_stop and returns.
-    if run.stop_reason == "time limit reached":
-        return TrialState.TIMED_OUT, "time limit reached"
-    if run.stop_reason is not None:
-        return TrialState.STOPPED, run.stop_reason
+    if run.should_stop:  # also true when the function overran its limit without looking
+        return _stop_state(run), run.stop_reason
     return TrialState.FINISHED, None
 
 
+def _stop_state(run: Run) -> TrialState:
+    """The end state of a trial whose run was asked to stop."""
+    if run.is_cancelled:
+        return TrialState.CANCELLED
+    if run.stop_reason == TIME_LIMIT:
+        return TrialState.TIMED_OUT
+    return TrialState.STOPPED
+
+
 def _missing_metric_note(config: SweepConfig, run: Run, state: TrialState) -> str | None:
-    """Say so when a finished trial never logged the sweep's metric, naming the nearest key."""
+    """Say so when a finished trial has no finite value of the sweep's metric, and why.
+
+    Three cases read differently to the user: the metric was logged, but only as NaN or
+    infinity; it was logged, but never as a number (``"0.3"`` is a string); or it was never
+    logged at all, in which case the nearest logged key is named (a trailing space or a
+    different case is the usual cause).
+    """
     if config.metric is None or state != TrialState.FINISHED:
         return None
+    name = config.metric.name
     probe = Trial(run.trial_id, 0, {}, history=tuple(run.history), summary=run.summary)
-    if has_logged_metric(probe, config.metric.name):
+    if finite_metric_values(probe, name):
         return None
+    if has_logged_metric(probe, name):
+        return f"metric not finite: {name!r} was logged only as NaN or infinity"
+    logged_values = [row[name] for row in run.history if name in row]
+    if logged_values:
+        return (
+            f"metric not a number: {name!r} was logged as {logged_values[-1]!r} "
+            f"({type(logged_values[-1]).__name__}); log it as a number"
+        )
+
     logged = sorted({k for row in run.history for k in row if not k.startswith("_")})
-    close = difflib.get_close_matches(config.metric.name, logged, n=1, cutoff=0.6)
+    same = [k for k in logged if k.strip().lower() == name.strip().lower()]
+    close = same or difflib.get_close_matches(name, logged, n=1, cutoff=0.6)
     hint = f"; closest logged key: {close[0]!r}" if close else ""
     shown = ", ".join(repr(k) for k in logged[:10]) or "none"
-    return f"metric missing: {config.metric.name!r} was never logged (logged keys: {shown}){hint}"
+    return f"metric missing: {name!r} was never logged (logged keys: {shown}){hint}"
 
 
 # -- command trainers ---------------------------------------------------------------------
@@ -261,13 +401,8 @@ def _supervise(proc: subprocess.Popen[str], run: Run) -> tuple[TrialState, str |
     for reader in readers:
         reader.join(timeout=5)
 
-    if ended_by == "time limit reached":
-        return (
-            TrialState.TIMED_OUT,
-            f"time limit reached; the program was terminated ({returncode})",
-        )
     if ended_by is not None:
-        return TrialState.STOPPED, ended_by
+        return _stop_state(run), f"{ended_by}; the program was terminated ({returncode})"
     if returncode == 0:
         return TrialState.FINISHED, None
     how = (
@@ -275,8 +410,11 @@ def _supervise(proc: subprocess.Popen[str], run: Run) -> tuple[TrialState, str |
         if returncode < 0
         else f"exited with status {returncode}"
     )
-    tail = "\n".join(stderr_tail).strip()
-    return TrialState.FAILED, f"{how}" + (f"; stderr tail:\n{tail}" if tail else "")
+    tail = [line for line in stderr_tail if line.strip()]
+    if not tail:
+        return TrialState.FAILED, how
+    # The first line is what tables show: make it carry the program's last words.
+    return TrialState.FAILED, f"{how}: {tail[-1].strip()}\nstderr tail:\n" + "\n".join(tail)
 
 
 def _pump(stream: Any, put: Callable[[Any], None], mark_end: bool) -> None:

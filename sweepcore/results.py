@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import warnings
+
 import pandas as pd
 
-from sweepcore.config import load_config
+from sweepcore.config import SweepConfigWarning, load_config
 from sweepcore.leaderboard import build_leaderboard
 from sweepcore.store import open_store
 
@@ -25,5 +27,9 @@ def load_results(store_url: str | None, sweep_id: str) -> pd.DataFrame:
         sweepcore.store.SweepNotFoundError: No such sweep in the store.
     """
     store = open_store(store_url)
-    config = load_config(store.read_config(sweep_id))
+    with warnings.catch_warnings():
+        # The stored config's warnings (deprecated keys) were shown when the sweep was
+        # created; reading its results is no time to repeat them.
+        warnings.simplefilter("ignore", SweepConfigWarning)
+        config = load_config(store.read_config(sweep_id))
     return build_leaderboard(config, store.load_trials(sweep_id))

@@ -24,12 +24,14 @@ from typing import Any
 
 from sweepcore.store.base import HistoryWriter
 
-__all__ = ["Run"]
+__all__ = ["TIME_LIMIT", "Run"]
 
 #: Seconds between flushes of logged rows to the store while a trainer runs.
 FLUSH_INTERVAL_S = 2.0
 #: Seconds between reads of the store's stop marker.
 STOP_POLL_S = 1.0
+#: The stop reason once a trial's time limit has passed.
+TIME_LIMIT = "time limit reached"
 
 
 class Run:
@@ -69,20 +71,34 @@ class Run:
         self._last_flush = time.monotonic()
         self._last_stop_poll = 0.0
         self._stop_reason: str | None = None
+        self._cancelled = False
+        self._closed = False
 
     def log(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
         """Record one row of metrics.
 
         Args:
             metrics: Metric name to value. Numbers (NaN and infinities included) are kept as
-                floats or ints; other values are kept as given.
+                floats or ints; strings, booleans, ``None``, lists and dicts of those are kept
+                as given.
             step: Optional step number, stored as ``_step``. When omitted the row's position
                 is the step.
+
+        Raises:
+            TypeError: A value cannot be stored as JSON (a model, an array); the message names
+                its key. The row is not recorded, so a trainer that lets it escape fails its
+                trial with that message instead of losing it later in the store.
         """
         row = {str(k): _plain(v) for k, v in metrics.items()}
+        for key, value in row.items():
+            _check_storable(key, value)
         if step is not None:
             row["_step"] = int(step)
         with self._lock:
+            if self._closed:
+                raise RuntimeError(
+                    f"run.log: trial {self.trial_id}'s attempt has ended; the row is dropped"
+                )
             self.history.append(row)
             self.summary.update({k: v for k, v in row.items() if not k.startswith("_")})
             if self._writer is not None:
@@ -109,7 +125,7 @@ class Run:
         if self._stop_reason is not None:
             return True
         if self._deadline is not None and time.time() >= self._deadline:
-            self._stop_reason = "time limit reached"
+            self._stop_reason = TIME_LIMIT
             return True
         now = time.monotonic()
         if self._stop_check is not None and now - self._last_stop_poll >= STOP_POLL_S:
@@ -121,6 +137,45 @@ class Run:
     def stop_reason(self) -> str | None:
         """Why :attr:`should_stop` turned true, if it did."""
         return self._stop_reason
+
+    @property
+    def is_cancelled(self) -> bool:
+        """Whether the sweep was cancelled while this trial ran (see :meth:`cancel`)."""
+        return self._cancelled
+
+    def cancel(self, reason: str) -> None:
+        """End the trial because the user cancelled the sweep: :attr:`should_stop` turns true.
+
+        The trial then ends ``cancelled``, and a resume runs it again.
+        """
+        self._cancelled = True
+        self._stop_reason = reason
+
+    def close(self) -> None:
+        """Refuse further rows: the attempt is over (a trainer left running past its end)."""
+        with self._lock:
+            self._closed = True
+
+
+def _check_storable(key: str, value: Any) -> None:
+    """Raise :class:`TypeError` naming ``key`` unless ``value`` is plain JSON data."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return
+    if isinstance(value, list | tuple):
+        for item in value:
+            _check_storable(key, item)
+        return
+    if isinstance(value, dict):
+        for name, item in value.items():
+            if not isinstance(name, str):
+                break
+            _check_storable(f"{key}.{name}", item)
+        else:
+            return
+    raise TypeError(
+        f"run.log: the value of {key!r} (a {type(value).__name__}) cannot be stored; "
+        "log numbers, strings, booleans, None, or lists and dicts of them"
+    )
 
 
 def _plain(value: Any) -> Any:

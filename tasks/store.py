@@ -26,13 +26,30 @@ def load_sweep_trials(store: ResultStore, sweep_id: str) -> list[Trial]:
 
 
 @task(name="claim-trials", **_IO)
-def claim_trials(store: ResultStore, sweep_id: str, trials: Sequence[Trial]) -> list[Trial]:
-    """Create the records of new trials; returns the ones whose id was free."""
-    claimed = [t for t in trials if store.claim_trial(sweep_id, t)]
+def claim_trials(
+    store: ResultStore, sweep_id: str, trials: Sequence[Trial]
+) -> tuple[list[Trial], list[Trial]]:
+    """Create the records of new trials.
+
+    Returns:
+        The trials whose id was free (claimed), and the records found under the ids that
+        were already taken: another controller's trials, whose points then count as covered,
+        so the next suggestion moves on to the next free point (BR-34).
+    """
+    logger = get_run_logger()
+    claimed, taken = [], []
     for trial in trials:
-        if trial not in claimed:
-            get_run_logger().info("trial id %s was already taken; skipped", trial.trial_id)
-    return claimed
+        if store.claim_trial(sweep_id, trial):
+            claimed.append(trial)
+            continue
+        existing = store.load_trial(sweep_id, trial.trial_id, with_history=False)
+        logger.info(
+            "trial id %s was already claimed (params %s); suggesting the next point instead",
+            trial.trial_id,
+            dict(existing.params),
+        )
+        taken.append(existing)
+    return claimed, taken
 
 
 @task(name="persist-trials", **_IO)

@@ -9,6 +9,7 @@ backend, so the key layout below holds on disk and on S3 alike::
     <sweep_id>/state.json                          status, seed, counters, created/updated
     <sweep_id>/lease.json                          the live controller: holder, heartbeat, expiry
     <sweep_id>/trials/<trial_id>.json              params, state, summary, error, attempts
+                                                   (and, once ended, a short history's rows)
     <sweep_id>/trials/<trial_id>.history/a<attempt>-p<part>.jsonl   metric rows, in parts
     <sweep_id>/trials/<trial_id>.stop              stop request
     <sweep_id>/results.parquet, results.csv        leaderboard
@@ -22,11 +23,16 @@ Guarantees every backend gives:
   trial.
 * Every JSON object is strict JSON (see :mod:`sweepcore.serialize`): NaN and infinities
   round-trip as floats.
+* Listing follows every page, and :meth:`ResultStore.load_trials` does not trust a listing
+  alone: trial ids are dense (``t00000``, ``t00001``, ...), so ids missing below the highest
+  listed one, and the id just above it, are read directly, for stores whose listings lag
+  behind writes (BR-33).
 
 History parts: the rows of one attempt are written to part files of at most ``part_rows`` rows.
 A part is rewritten while it fills and never again once full, so a long history costs linear
-upload volume. Each attempt has its own parts; readers take the latest attempt's rows only, so
-rows logged by an attempt that was lost never mix with its re-run.
+upload volume (each row is uploaded at most once per flush of its part, and flushes are time
+bound: see :mod:`sweepcore.run`). Each attempt has its own parts; readers take the latest
+attempt's rows only, so rows logged by an attempt that was lost never mix with its re-run.
 """
 
 from __future__ import annotations
@@ -36,13 +42,16 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 import yaml
 
 from sweepcore import serialize
+from sweepcore.store.errors import LeaseHeldError, StoreError, SweepNotFoundError
+from sweepcore.store.history import HistoryWriter
+from sweepcore.store.lease import Lease
 from sweepcore.trial import Trial
 
 __all__ = [
@@ -57,17 +66,15 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-
-class StoreError(RuntimeError):
-    """The store cannot be used; the message names the store URL and what failed."""
-
-
-class SweepNotFoundError(StoreError):
-    """No sweep with the asked id exists in the store."""
-
-
-class LeaseHeldError(StoreError):
-    """Another live controller holds the sweep's lease."""
+#: Rows in one history part; see the module docstring.
+PART_ROWS = 200
+#: Objects read at once when a sweep is loaded (resume, export).
+READ_THREADS = 16
+#: Seconds between looks at a lease held by a controller that may be gone.
+LEASE_POLL_S = 1.0
+#: An ended trial's record embeds its history when it has at most this many rows.
+EMBED_ROWS = 100
+_EMBEDDED = "history_rows"
 
 
 class BlobStore(Protocol):
@@ -107,49 +114,6 @@ class BlobStore(Protocol):
     # backends keep satisfying it.
 
 
-@dataclass(frozen=True)
-class Lease:
-    """Who runs a sweep's controller right now.
-
-    Attributes:
-        holder: Random id of the controller.
-        host: Host name it runs on.
-        pid: Its process id.
-        heartbeat_at: Unix time of its last heartbeat.
-        expires_at: Unix time after which the lease may be taken over.
-    """
-
-    holder: str
-    host: str
-    pid: int
-    heartbeat_at: float
-    expires_at: float
-
-    def is_local_and_alive(self) -> bool:
-        """Whether the holder is a live process on this host (then it surely holds on)."""
-        return self.host == socket.gethostname() and _pid_alive(self.pid)
-
-    def is_alive(self, now: float) -> bool:
-        """Whether the holder should be presumed alive at ``now``.
-
-        A holder on this host whose process is gone is dead at once; otherwise the lease
-        lives until it expires.
-        """
-        if self.host == socket.gethostname() and not _pid_alive(self.pid):
-            return False
-        return now < self.expires_at
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 class ResultStore:
     """Sweeps, trials and metric histories on top of a :class:`BlobStore`.
 
@@ -158,7 +122,7 @@ class ResultStore:
         part_rows: Most rows in one history part.
     """
 
-    def __init__(self, blobs: BlobStore, part_rows: int = 1000) -> None:
+    def __init__(self, blobs: BlobStore, part_rows: int = PART_ROWS) -> None:
         self.blobs = blobs
         self.part_rows = part_rows
 
@@ -213,14 +177,29 @@ class ResultStore:
     # -- trials -------------------------------------------------------------------------
 
     def claim_trial(self, sweep_id: str, trial: Trial) -> bool:
-        """Create the trial's record only if its id is free; ``False`` if it is taken."""
+        """Create the trial's record only if its id is free; ``False`` if it is taken.
+
+        A claim repeated after a lost answer (a task retry) finds its own record, byte for
+        byte, and counts as claimed.
+        """
         key = f"{sweep_id}/trials/{trial.trial_id}.json"
-        return self.blobs.create(key, serialize.dumps(trial.to_record(), indent=1))
+        data = serialize.dumps(trial.to_record(), indent=1)
+        if self.blobs.create(key, data):
+            return True
+        return self.blobs.read(key) == data
 
     def write_trial(self, sweep_id: str, trial: Trial) -> None:
-        """Replace the trial's record (its history is written by :class:`HistoryWriter`)."""
+        """Replace the trial's record (its history is written by :class:`HistoryWriter`).
+
+        The record of an ended trial with a short history (at most :data:`EMBED_ROWS` rows)
+        also carries a copy of those rows, so loading a sweep reads one object per trial
+        instead of two; the parts stay the history of record.
+        """
         key = f"{sweep_id}/trials/{trial.trial_id}.json"
-        self.blobs.write(key, serialize.dumps(trial.to_record(), indent=1))
+        record = trial.to_record()
+        if trial.state.is_terminal and len(trial.history) <= EMBED_ROWS:
+            record[_EMBEDDED] = [dict(row) for row in trial.history]
+        self.blobs.write(key, serialize.dumps(record, indent=1))
 
     def load_trial(self, sweep_id: str, trial_id: str, with_history: bool = True) -> Trial:
         """One trial, with the rows of its latest attempt."""
@@ -232,24 +211,70 @@ class ResultStore:
         return Trial.from_record(record, history)
 
     def load_trials(self, sweep_id: str, with_history: bool = True) -> list[Trial]:
-        """Every trial of the sweep in index order, with their latest attempt's rows."""
-        keys = self.blobs.list(f"{sweep_id}/trials/")
-        records = [k for k in keys if k.endswith(".json") and ".history/" not in k]
+        """Every trial of the sweep in index order, with their latest attempt's rows.
+
+        Objects are read in parallel (:data:`READ_THREADS` at once), so a sweep of thousands
+        of trials loads in seconds from S3.
+
+        Note:
+            A listing that lags behind writes (BR-33) is made up for on trial records (see the
+            module docstring), not on history parts: a part written in the last moments before
+            a load may be missed, and that trial then shows fewer rows (its record's summary
+            is complete). A record written by another process moments ago whose first read
+            also answers 404 is missed too; a resumed controller that then suggests under that
+            id finds it taken when claiming, and adopts the record instead of re-running it.
+        """
+        prefix = f"{sweep_id}/trials/"
+        keys = self.blobs.list(prefix)
+        records = {k for k in keys if k.endswith(".json") and ".history/" not in k}
         parts: dict[str, list[str]] = {}
         for key in keys:
             if ".history/" in key:
                 trial_id = key.rsplit("/", 2)[-2].removesuffix(".history")
                 parts.setdefault(trial_id, []).append(key)
+        listed = [_record_index(k) for k in records]
+        top = max((i for i in listed if i is not None), default=-1)
+        unlisted = [
+            f"{prefix}{Trial.id_for(i)}.json"
+            for i in range(top + 1)
+            if f"{prefix}{Trial.id_for(i)}.json" not in records
+        ]
 
-        trials = []
-        for key in records:
-            data = self.blobs.read(key)
-            if data is None:  # deleted between list and read
-                continue
-            record = serialize.loads(data)
-            rows = self._read_parts(parts.get(record["trial_id"], [])) if with_history else []
-            trials.append(Trial.from_record(record, rows))
+        found = self._read_many([*sorted(records), *unlisted])
+        while True:  # ids just above the listing, written moments ago
+            data = self.blobs.read(f"{prefix}{Trial.id_for(top + 1)}.json")
+            if data is None:
+                break
+            found.append(data)
+            top += 1
+        loaded = [serialize.loads(data) for data in found]
+        to_read = [
+            [] if _EMBEDDED in r or not with_history else parts.get(r["trial_id"], [])
+            for r in loaded
+        ]
+        histories = self._read_histories(to_read)
+        trials = [
+            Trial.from_record(
+                record, record.get(_EMBEDDED) or histories[n] if with_history else []
+            )
+            for n, record in enumerate(loaded)
+        ]
         return sorted(trials, key=lambda t: t.index)
+
+    def _read_many(self, keys: list[str]) -> list[bytes]:
+        """The bytes of every key that exists, in ``keys`` order, read in parallel."""
+        if len(keys) <= 1:
+            datas = [self.blobs.read(k) for k in keys]
+        else:
+            with ThreadPoolExecutor(max_workers=READ_THREADS) as pool:
+                datas = list(pool.map(self.blobs.read, keys))
+        return [d for d in datas if d is not None]  # None: deleted between list and read
+
+    def _read_histories(self, part_lists: list[list[str]]) -> list[list[dict[str, Any]]]:
+        if sum(1 for p in part_lists if p) <= 1:
+            return [self._read_parts(p) for p in part_lists]
+        with ThreadPoolExecutor(max_workers=READ_THREADS) as pool:
+            return list(pool.map(self._read_parts, part_lists))
 
     def load_history(self, sweep_id: str, trial_id: str) -> list[dict[str, Any]]:
         """The metric rows of the trial's latest attempt, in order."""
@@ -303,13 +328,55 @@ class ResultStore:
         data = self.blobs.read(f"{sweep_id}/lease.json")
         return Lease(**serialize.loads(data)) if data else None
 
-    def acquire_lease(self, sweep_id: str, ttl_s: float = 30.0) -> Lease:
+    def acquire_lease(
+        self,
+        sweep_id: str,
+        ttl_s: float = 30.0,
+        max_wait_s: float = 0.0,
+        on_wait: Callable[[str], None] | None = None,
+    ) -> Lease:
         """Become the sweep's controller.
+
+        A lease whose holder is gone is taken over at once when that can be told for sure (it
+        ran on this host and its process is dead, e.g. after a SIGKILL); a lease held from
+        another host is presumed alive until it expires. With ``max_wait_s``, such a lease is
+        waited for, up to its expiry: ``on_wait`` is told so once, and if the holder's
+        heartbeat moves meanwhile it is alive and the lease is refused at once.
+
+        Args:
+            sweep_id: The sweep.
+            ttl_s: Lifetime of the new lease without a heartbeat.
+            max_wait_s: Longest wait for a lease that may be dead; 0 refuses at once.
+            on_wait: Told, in one line, what is waited for and for how long.
 
         Raises:
             LeaseHeldError: Another controller holds a live lease; the message says whose and
                 until when.
         """
+        give_up_at = time.monotonic() + max_wait_s
+        first_seen: Lease | None = None
+        while True:
+            try:
+                return self._try_lease(sweep_id, ttl_s)
+            except LeaseHeldError as exc:
+                current = exc.holder
+                waited = time.monotonic()
+                if (
+                    current is None
+                    or current.is_local_and_alive()
+                    or waited >= give_up_at
+                    or (first_seen is not None and current.heartbeat_at != first_seen.heartbeat_at)
+                ):
+                    raise
+                if first_seen is None:
+                    first_seen = current
+                    if on_wait is not None:
+                        wait_s = min(max(0.0, current.expires_at - time.time()), max_wait_s)
+                        on_wait(f"{exc}; waiting up to {wait_s:.0f} s for it to expire")
+                until_expiry = current.expires_at - time.time()
+                time.sleep(max(0.05, min(LEASE_POLL_S, until_expiry, give_up_at - waited)))
+
+    def _try_lease(self, sweep_id: str, ttl_s: float) -> Lease:
         now = time.time()
         lease = Lease(uuid.uuid4().hex, socket.gethostname(), os.getpid(), now, now + ttl_s)
         key = f"{sweep_id}/lease.json"
@@ -322,12 +389,14 @@ class ResultStore:
                 continue
             current = Lease(**serialize.loads(raw))
             if current.is_alive(now):
-                raise LeaseHeldError(
+                error = LeaseHeldError(
                     f"sweep {sweep_id!r} in {self.url} is being run by another controller "
                     f"(pid {current.pid} on {current.host}, heartbeat "
                     f"{now - current.heartbeat_at:.0f} s ago; the lease expires in "
                     f"{current.expires_at - now:.0f} s)"
                 )
+                error.holder = current
+                raise error
             if self._compare_and_swap(key, raw, payload):
                 logger.info(
                     "took over sweep %r from a dead controller (pid %s on %s)",
@@ -354,10 +423,28 @@ class ResultStore:
         return True
 
     def renew_lease(self, sweep_id: str, lease: Lease, ttl_s: float = 30.0) -> Lease:
-        """Heartbeat: push the lease's expiry ``ttl_s`` seconds ahead."""
+        """Heartbeat: push the lease's expiry ``ttl_s`` seconds ahead.
+
+        Raises:
+            LeaseHeldError: The lease is no longer ours (another controller took it over,
+                presuming us dead); this controller should stop.
+        """
+        key = f"{sweep_id}/lease.json"
+        raw = self.blobs.read(key)
+        current = Lease(**serialize.loads(raw)) if raw else None
+        if current is None or current.holder != lease.holder:
+            taker = f"pid {current.pid} on {current.host}" if current else "nobody"
+            raise LeaseHeldError(
+                f"sweep {sweep_id!r} in {self.url}: this controller lost its lease (now held "
+                f"by {taker})"
+            )
+        assert raw is not None
         now = time.time()
         renewed = Lease(lease.holder, lease.host, lease.pid, now, now + ttl_s)
-        self.blobs.write(f"{sweep_id}/lease.json", serialize.dumps(renewed.__dict__))
+        if not self._compare_and_swap(key, raw, serialize.dumps(renewed.__dict__)):
+            raise LeaseHeldError(
+                f"sweep {sweep_id!r} in {self.url}: this controller lost its lease"
+            )
         return renewed
 
     def release_lease(self, sweep_id: str, lease: Lease) -> None:
@@ -367,34 +454,7 @@ class ResultStore:
             self.blobs.delete(f"{sweep_id}/lease.json")
 
 
-class HistoryWriter:
-    """Appends metric rows of one attempt to the store in bounded parts.
-
-    Rows are buffered; :meth:`flush` writes the open part (whole-object). Once a part holds
-    ``part_rows`` rows it is closed for good and later rows go to the next part.
-    """
-
-    def __init__(self, store: ResultStore, sweep_id: str, trial_id: str, attempt: int) -> None:
-        self.store = store
-        self.prefix = f"{sweep_id}/trials/{trial_id}.history/a{attempt:03d}"
-        self.part = 0
-        self.open_rows: list[bytes] = []
-        self.n_pending = 0
-
-    def append(self, row: Mapping[str, Any]) -> None:
-        """Buffer one row; it reaches the store at the next :meth:`flush`."""
-        self.open_rows.append(serialize.dumps(dict(row)))
-        self.n_pending += 1
-        if len(self.open_rows) >= self.store.part_rows:
-            self.flush()
-
-    def flush(self) -> None:
-        """Write buffered rows; a full part is closed and a new one started."""
-        if not self.n_pending:
-            return
-        key = f"{self.prefix}-p{self.part:05d}.jsonl"
-        self.store.blobs.write(key, b"\n".join(self.open_rows) + b"\n")
-        self.n_pending = 0
-        if len(self.open_rows) >= self.store.part_rows:
-            self.part += 1
-            self.open_rows = []
+def _record_index(key: str) -> int | None:
+    """The index in a trial record key (``.../t00012.json`` -> 12), if it has one."""
+    name = key.rsplit("/", 1)[-1].removesuffix(".json")
+    return int(name[1:]) if name[:1] == "t" and name[1:].isdigit() else None

@@ -1,0 +1,1 @@
+"""Benchmarks: search quality and suggestion latency against peers, loop and store overhead."""

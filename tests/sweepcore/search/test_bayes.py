@@ -1,0 +1,308 @@
+"""Bayesian search: encoding, observation rules, batches, reproducibility, fallbacks."""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+import numpy as np
+import pytest
+
+from sweepcore.config import load_config
+from sweepcore.config.model import SweepConfig
+from sweepcore.controller import SweepController
+from sweepcore.search import get_searcher
+from sweepcore.search.bayes import BayesSearcher, EncodedSpace, observation_table
+from sweepcore.search.bayes import searcher as bayes_searcher
+from sweepcore.trial import Trial, TrialState
+
+SEED = 11
+
+
+def bayes(parameters: dict[str, Any], **metric: Any) -> SweepConfig:
+    return load_config(
+        {"method": "bayes", "metric": {"name": "loss", **metric}, "parameters": parameters}
+    )
+
+
+def trial(i: int, params: dict[str, Any], loss: Any = None, state: str = "finished", **kw: Any):
+    history = () if loss is None else tuple({"loss": v} for v in np.atleast_1d(loss).tolist())
+    return Trial(Trial.id_for(i), i, params, TrialState(state), history=history, **kw)
+
+
+MIXED = {
+    "n": {"min": 1, "max": 5},
+    "opt": {"values": ["adam", "sgd", None, False, 0]},
+    "lr": {"distribution": "log_uniform_values", "min": 1e-4, "max": 0.1},
+    "z": {"distribution": "normal", "mu": 0.0, "sigma": 1.0},
+    "c": {"value": "fixed"},
+    "sched": {
+        "parameters": {"gamma": {"distribution": "q_uniform", "min": 0.5, "max": 1.0, "q": 0.05}}
+    },
+}
+
+
+# -- encoding -------------------------------------------------------------------------------
+
+
+def test_encoding_round_trips_every_kind_of_leaf_with_its_type():
+    space = EncodedSpace(bayes(MIXED).parameters)
+    point = {"n": 4, "opt": False, "lr": 0.003, "z": -1.25, "c": "fixed", "sched": {"gamma": 0.85}}
+
+    row = space.encode(point)
+    assert row is not None
+    back = space.decode(row)
+
+    assert back["n"] == 4 and type(back["n"]) is int
+    assert back["opt"] is False
+    assert math.isclose(back["lr"], 0.003, rel_tol=1e-9)
+    assert math.isclose(back["z"], -1.25, rel_tol=1e-9)
+    assert back["c"] == "fixed"
+    assert math.isclose(back["sched"]["gamma"], 0.85)
+
+
+def test_categorical_is_one_hot_and_false_none_zero_are_distinct_choices():
+    space = EncodedSpace(bayes({"opt": MIXED["opt"]}).parameters)
+    rows = [space.encode({"opt": v}) for v in ["adam", "sgd", None, False, 0]]
+    assert np.array_equal(np.vstack(rows), np.eye(5))
+    assert space.decode(np.array([0.1, 0.2, 0.3, 0.9, 0.4]))["opt"] is False
+    # A value the config no longer lists encodes as no choice at all, without raising.
+    assert np.array_equal(space.encode({"opt": "rmsprop"}), np.zeros(5))
+
+
+def test_log_scaled_leaf_is_linear_in_log_and_unplaceable_values_give_none():
+    space = EncodedSpace(bayes({"lr": MIXED["lr"]}).parameters)
+    assert math.isclose(space.encode({"lr": 10**-2.5})[0], 0.5)
+    assert space.encode({"lr": 5.0})[0] == 1.0  # out of bounds: clipped
+    assert space.encode({}) is None
+    assert space.encode({"lr": "fast"}) is None
+    assert space.encode({"lr": float("nan")}) is None
+
+
+def test_snap_puts_integers_and_quantised_values_on_their_points():
+    space = EncodedSpace(bayes({"n": MIXED["n"], "sched": MIXED["sched"]}).parameters)
+    snapped = space.snap(np.array([[0.33, 0.52]]))
+    assert np.allclose(space.snap(snapped), snapped)
+    assert space.decode(snapped[0]) == space.decode(np.array([0.33, 0.52]))
+
+
+# -- observations ---------------------------------------------------------------------------
+
+
+def test_observation_rules_per_state_with_worst_imputation():
+    """Minimize, impute worst. Values of loss logged per trial:
+
+    ======  ===========  ==========  =========================
+    trial   state        logged      table
+    ======  ===========  ==========  =========================
+    t0      finished     4, 2, 3     2 (best, not last)
+    t1      stopped      5           5
+    t2      failed       1           worst = 5 (always imputed)
+    t3      timed_out    -           worst = 5
+    t4      running      0.5         in flight
+    t5      cancelled    -           in flight
+    ======  ===========  ==========  =========================
+    """
+    config = bayes({"x": {"min": 0.0, "max": 1.0}})
+    history = [
+        trial(0, {"x": 0.0}, [4, 2, 3]),
+        trial(1, {"x": 0.1}, 5, "stopped"),
+        trial(2, {"x": 0.2}, 1, "failed"),
+        trial(3, {"x": 0.3}, None, "timed_out"),
+        trial(4, {"x": 0.4}, 0.5, "running"),
+        trial(5, {"x": 0.5}, None, "cancelled"),
+    ]
+    table = observation_table(config, history)
+    assert table.values == {"t00000": 2.0, "t00001": 5.0, "t00002": 5.0, "t00003": 5.0}
+    assert table.in_flight_ids == ["t00004", "t00005"]
+
+
+def test_impute_while_running_makes_running_trials_observations():
+    config = bayes({"x": {"min": 0.0, "max": 1.0}}, impute_while_running="best")
+    history = [trial(0, {"x": 0.0}, 3), trial(1, {"x": 0.5}, [2, 1], "running")]
+    table = observation_table(config, history)
+    assert table.values == {"t00000": 3.0, "t00001": 1.0}
+    assert table.in_flight_ids == []
+
+
+BR06 = {
+    "lr": {"distribution": "log_uniform_values", "min": 0.00001, "max": 0.1},
+    "wd": {"min": 0.0, "max": 0.1},
+}
+
+
+def br06_history(r5: list[Any]) -> list[Trial]:
+    """BR-06: final valid_loss r1 0.52, r2 0.47, r3 NaN, r4 0.49, r5 [0.9, +inf]."""
+    finals: list[Any] = [0.52, 0.47, float("nan"), 0.49, r5]
+    return [
+        Trial(
+            Trial.id_for(i),
+            i,
+            {"lr": 10.0 ** -(1 + i), "wd": 0.02 * i},
+            TrialState.FINISHED,
+            history=tuple({"valid_loss": v} for v in np.atleast_1d(np.asarray(f, dtype=object))),
+            summary={"valid_loss": np.atleast_1d(np.asarray(f, dtype=object))[-1]},
+        )
+        for i, f in enumerate(finals)
+    ]
+
+
+@pytest.mark.parametrize(
+    "r5", [[0.9, float("inf")], [0.9, "NaN"], [0.9, True]], ids=["inf", "string", "bool"]
+)
+def test_br06_non_finite_or_non_numeric_objectives_never_crash(r5: list[Any]):
+    config = load_config(
+        {
+            "method": "bayes",
+            "metric": {"name": "valid_loss", "goal": "minimize"},
+            "parameters": BR06,
+        }
+    )
+    history = br06_history(r5)
+
+    table = observation_table(config, history)
+    result = BayesSearcher().suggest(config, history, n=5, seed=SEED)
+
+    # r3 logged only NaN: imputed as the worst value, 0.9 (r5's only finite value).
+    assert table.values == {
+        "t00000": 0.52,
+        "t00001": 0.47,
+        "t00002": 0.9,
+        "t00003": 0.49,
+        "t00004": 0.9,
+    }
+    assert len(result.points) == 5
+    assert all(1e-5 <= p["lr"] <= 0.1 and 0.0 <= p["wd"] <= 0.1 for p in result.points)
+    controller = SweepController(config, history)
+    assert controller.progress().best_trial_id == "t00001"
+
+
+def test_br09_metric_never_logged_still_suggests():
+    config = load_config(
+        {
+            "method": "bayes",
+            "metric": {"name": "test_acc_avg", "goal": "maximize"},
+            "parameters": {"lr": {"min": 0.0001, "max": 0.1}},
+        }
+    )
+    history = [
+        Trial(
+            Trial.id_for(i),
+            i,
+            {"lr": 0.01 * (i + 1)},
+            TrialState.FINISHED,
+            history=tuple({"test_acc_avg ": 0.5} for _ in range(10)),
+        )
+        for i in range(4)
+    ]
+    assert observation_table(config, history).values == {t.trial_id: 0.0 for t in history}
+    points = BayesSearcher().suggest(config, history, n=2, seed=SEED).points
+    assert len(points) == 2 and all(0.0001 <= p["lr"] <= 0.1 for p in points)
+
+
+# -- batches, finite spaces, reproducibility ------------------------------------------------
+
+
+def quadratic_history(config: SweepConfig, n: int, running: int = 0) -> list[Trial]:
+    points = get_searcher("random").suggest(config, [], n=n + running, seed=3).points
+    return [
+        trial(
+            i,
+            p,
+            None if i >= n else float((p["x"] - 0.3) ** 2 + (p["y"] - 0.7) ** 2),
+            "running" if i >= n else "finished",
+        )
+        for i, p in enumerate(points)
+    ]
+
+
+def test_batch_points_are_distinct_spread_and_avoid_pending_ones():
+    config = bayes({"x": {"min": 0.0, "max": 1.0}, "y": {"min": 0.0, "max": 1.0}})
+    history = quadratic_history(config, n=10, running=3)
+
+    points = BayesSearcher().suggest(config, history, n=6, seed=SEED).points
+
+    xy = np.array([[p["x"], p["y"]] for p in points])
+    pending = np.array([[t.params["x"], t.params["y"]] for t in history[10:]])
+    gaps = np.linalg.norm(xy[:, None] - xy[None], axis=2)[np.triu_indices(6, 1)]
+    assert gaps.min() > 1e-3
+    assert np.linalg.norm(xy[:, None] - pending[None], axis=2).min() > 1e-3
+
+
+def test_finite_space_never_repeats_a_point_until_all_are_tried():
+    config = bayes({"k": {"min": 1, "max": 3}, "opt": {"values": ["a", "b"]}})
+    history: list[Trial] = []
+    for i in range(6):
+        batch = BayesSearcher().suggest(config, history, n=1, seed=SEED).points
+        history.append(trial(i, batch[0], float(batch[0]["k"])))
+    seen = {(t.params["k"], t.params["opt"]) for t in history}
+    assert len(seen) == 6
+
+
+def test_same_history_and_seed_give_identical_suggestions():
+    config = bayes(MIXED)
+    points = get_searcher("random").suggest(config, [], n=8, seed=5).points
+    history = [trial(i, p, float(p["n"]) + p["lr"]) for i, p in enumerate(points)]
+
+    first = BayesSearcher().suggest(config, history, n=3, seed=SEED).points
+    again = BayesSearcher().suggest(config, history, n=3, seed=SEED).points
+    other = BayesSearcher().suggest(config, history, n=3, seed=SEED + 1).points
+
+    assert first == again
+    assert first != other
+    assert all(type(p["n"]) is int and p["opt"] in ["adam", "sgd", None, False, 0] for p in first)
+
+
+def test_failed_gp_fit_falls_back_to_random_with_a_warning(monkeypatch, caplog):
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise np.linalg.LinAlgError("singular kernel")
+
+    monkeypatch.setattr(bayes_searcher, "fit_surrogate", broken)
+    config = bayes({"x": {"min": 0.0, "max": 1.0}, "y": {"min": 0.0, "max": 1.0}})
+    history = quadratic_history(config, n=5)
+
+    with caplog.at_level(logging.WARNING, logger="sweepcore.search.bayes"):
+        result = BayesSearcher().suggest(config, history, n=2, seed=SEED)
+
+    assert "falling back to random" in caplog.text
+    assert result.points == get_searcher("random").suggest(config, history, n=2, seed=SEED).points
+
+
+def test_cold_start_is_random_until_two_observations():
+    config = bayes({"x": {"min": 0.0, "max": 1.0}})
+    history = [trial(0, {"x": 0.5}, 1.0), trial(1, {"x": 0.2}, None, "running")]
+    got = BayesSearcher().suggest(config, history, n=3, seed=SEED)
+    assert got.points == get_searcher("random").suggest(config, history, n=3, seed=SEED).points
+    assert [i["source"] for i in got.info] == ["random"] * 3
+
+
+def test_refuses_n_below_one():
+    config = bayes({"x": {"min": 0.0, "max": 1.0}})
+    with pytest.raises(ValueError, match="n must be at least 1"):
+        BayesSearcher().suggest(config, [], n=0, seed=SEED)
+
+
+def test_metric_target_stops_a_batched_bayes_sweep():
+    config = load_config(
+        {
+            "method": "bayes",
+            "metric": {"name": "loss", "target": 0.01},
+            "parameters": {"x": {"min": 0.0, "max": 1.0}},
+        }
+    )
+    controller = SweepController(config, [], parallel=4)
+    searcher = get_searcher("bayes")
+    rounds = 0
+    while not controller.is_done and rounds < 15:
+        rounds += 1
+        for new in controller.suggest(searcher, controller.n_new_wanted(), seed=SEED):
+            controller.enqueue(new)
+        for started in controller.start_next():
+            loss = (started.params["x"] - 0.3) ** 2
+            controller.record(started.evolve(state=TrialState.FINISHED, summary={"loss": loss}))
+
+    assert controller.stop_reason() is not None and "target" in controller.stop_reason()
+    assert controller.n_new_wanted() == 0
+    assert controller.progress().best_value <= 0.01
+    assert len(controller.trials) % 4 == 0 and len(controller.trials) < 60
