@@ -68,7 +68,11 @@ def _parser() -> argparse.ArgumentParser:
         default=0,
         help="run a failed trial again N times at once",
     )
-    run.add_argument("--work-dir", default=".", help="folder command trainers run in")
+    run.add_argument(
+        "--work-dir",
+        help="folder command trainers run in (default: the current one; on resume, the "
+        "sweep's own)",
+    )
     run.set_defaults(handler=_cmd_run)
 
     validate = sub.add_parser("validate", help="check a sweep config and list every problem")
@@ -96,7 +100,8 @@ def _positive(kind: type[float], zero_ok: bool = False) -> Callable[[str], float
         try:
             value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a {kind.__name__}") from None
+            what = "whole number" if kind is int else "number"
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {what}") from None
         if value < 0 or (value == 0 and not zero_ok):
             bound = "0 or more" if zero_ok else "above 0"
             raise argparse.ArgumentTypeError(f"must be {bound}; got {text}")
@@ -131,15 +136,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
         from sweepcore.execute import Trainer, check_trainer, resolve_function
         from sweepcore.store import open_store
 
-        store = open_store(args.store)
-        store.blobs.check()
+        cfg = _load_printing_warnings(args.config) if args.config is not None else None
         if args.function is not None:
             resolve_function(args.function)
+        store = open_store(args.store)
+        store.blobs.check()
         resuming = args.sweep_id is not None and store.sweep_exists(args.sweep_id)
-        if args.config is not None:
-            cfg = _load_printing_warnings(args.config)
-            if not resuming:
-                check_trainer(cfg, Trainer(function=args.function, work_dir=args.work_dir))
+        if cfg is not None and not resuming:
+            check_trainer(cfg, Trainer(function=args.function, work_dir=args.work_dir or "."))
     except (SweepConfigError, TrainerError, ValueError) as exc:  # ValueError: bad store URL
         print(f"sweep run: {exc}", file=sys.stderr)
         return 2

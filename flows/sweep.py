@@ -20,6 +20,7 @@ import time
 import warnings
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger
@@ -36,7 +37,13 @@ from sweepcore.config import (
     search_space_changes,
 )
 from sweepcore.controller import SweepController
-from sweepcore.execute import Trainer, TrainerError, cancel_running, check_trainer
+from sweepcore.execute import (
+    Trainer,
+    TrainerError,
+    allow_running,
+    cancel_running,
+    check_trainer,
+)
 from sweepcore.search.grid import grid_size
 from sweepcore.store import Lease, LeaseHeldError, ResultStore, StoreError, open_store
 from sweepcore.trial import Trial
@@ -71,7 +78,7 @@ def sweep(
     seed: int | None = None,
     trial_timeout: float | None = None,
     retry_failed: bool = False,
-    work_dir: str = ".",
+    work_dir: str | None = None,
     trial_retries: int = 0,
 ) -> dict[str, Any]:
     """Run (or resume) a sweep.
@@ -88,7 +95,8 @@ def sweep(
         seed: Seed of the search; stored with the sweep so a resume continues the same way.
         trial_timeout: Seconds one attempt may run before it is ``timed_out``.
         retry_failed: On resume, run failed and timed-out trials again.
-        work_dir: Folder command trainers run in.
+        work_dir: Folder command trainers run in; default the current folder for a new sweep,
+            and the folder the sweep was created with when resuming.
         trial_retries: Times a failed trial is run again at once (each run is an attempt).
 
     Returns:
@@ -123,18 +131,23 @@ def _run_sweep(
     seed: int | None,
     trial_timeout: float | None,
     retry_failed: bool,
-    work_dir: str,
+    work_dir: str | None,
     trial_retries: int,
 ) -> dict[str, Any]:
     logger = get_run_logger()
     result_store = open_store(store)
     result_store.blobs.check()
-    trainer = Trainer(function=function, work_dir=work_dir, timeout_s=trial_timeout)
+    trainer = Trainer(function=function, work_dir=work_dir or ".", timeout_s=trial_timeout)
     cfg, sweep_id, seed = _open_sweep(result_store, config, sweep_id, seed, trainer)
-    if function is None:  # resuming: the trainer given when the sweep was created
-        function = result_store.read_state(sweep_id).get("function")
-        trainer = Trainer(function=function, work_dir=work_dir, timeout_s=trial_timeout)
+    # Resuming: by default the trainer and work folder the sweep was created with.
+    state = result_store.read_state(sweep_id)
+    trainer = Trainer(
+        function=function if function is not None else state.get("function"),
+        work_dir=work_dir or state.get("work_dir") or ".",
+        timeout_s=trial_timeout,
+    )
     check_trainer(cfg, trainer)  # fail now, not in every trial
+    allow_running(sweep_id)  # this process may have cancelled the sweep before
 
     lease = _acquire_lease(result_store, sweep_id)
     heartbeat = _Heartbeat(result_store, sweep_id, lease)
@@ -200,7 +213,7 @@ def _run_loop(
 
         try:
             done = next(as_completed(list(futures.values())))
-        except KeyboardInterrupt:
+        except BaseException:  # Ctrl-C, or SIGTERM (Prefect's TerminationSignal): cancel
             _cancel_running(store, sweep_id, controller, futures)
             raise
         ended = _trial_result(sweep_id, done, futures)
@@ -235,7 +248,7 @@ def _cancel_running(
     are then re-run by a resume as lost attempts.
     """
     logger = get_run_logger()
-    n = cancel_running("the sweep was cancelled by the user")
+    n = cancel_running("the sweep was cancelled by the user", sweep_id)
     logger.warning("interrupted: cancelling %d running trial(s)", n)
     for trial_id, future in list(futures.items()):
         try:
@@ -336,6 +349,7 @@ def _open_sweep(
         "seed": seed,
         "created_at": time.time(),
         "function": function if isinstance(function, str) else None,
+        "work_dir": str(Path(trainer.work_dir).resolve()),
     }
     if not store.create_sweep(sweep_id, dict(given.raw), state):
         raise SweepFailedError(f"sweep id {sweep_id!r} was just created by someone else")

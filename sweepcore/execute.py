@@ -45,6 +45,7 @@ from sweepcore.trial import Attempt, Trial, TrialState, finite_metric_values, ha
 __all__ = [
     "Trainer",
     "TrainerError",
+    "allow_running",
     "cancel_running",
     "check_trainer",
     "resolve_function",
@@ -61,24 +62,41 @@ STDERR_TAIL_LINES = 30
 
 #: Runs of the attempts under way in this process, for :func:`cancel_running`.
 _LIVE_RUNS: set[Run] = set()
+#: Sweeps cancelled in this process, with the reason: their attempts not yet started never
+#: start (a training task may be submitted but not yet running when the user interrupts).
+_CANCELLED: dict[str, str] = {}
 _LIVE_LOCK = threading.Lock()
 
 
-def cancel_running(reason: str) -> int:
-    """Cancel every attempt running in this process (the user interrupted the sweep).
+def cancel_running(reason: str, sweep_id: str | None = None) -> int:
+    """Cancel the attempts running in this process (the user interrupted the sweep).
 
     Command trainers are terminated (SIGTERM to their process group, SIGKILL after
     :data:`KILL_GRACE_S`); Python trainers see ``run.should_stop``. Each trial then ends
-    ``cancelled`` and is written to the store, and a resume runs it again.
+    ``cancelled`` and is written to the store, and a resume runs it again. Attempts of the
+    sweep that had not started yet end ``cancelled`` without running, until
+    :func:`allow_running` is called for the sweep.
+
+    Args:
+        reason: Recorded as the trials' error.
+        sweep_id: Cancel this sweep's attempts only; ``None`` cancels every attempt.
 
     Returns:
-        How many attempts were cancelled.
+        How many running attempts were cancelled.
     """
     with _LIVE_LOCK:
-        runs = list(_LIVE_RUNS)
+        if sweep_id is not None:
+            _CANCELLED[sweep_id] = reason
+        runs = [r for r in _LIVE_RUNS if sweep_id is None or r.sweep_id == sweep_id]
     for run in runs:
         run.cancel(reason)
     return len(runs)
+
+
+def allow_running(sweep_id: str) -> None:
+    """Let the sweep's attempts run again in this process (a new run of a cancelled sweep)."""
+    with _LIVE_LOCK:
+        _CANCELLED.pop(sweep_id, None)
 
 
 class TrainerError(ValueError):
@@ -204,9 +222,15 @@ def run_attempt(
         deadline=deadline,
     )
     with _LIVE_LOCK:
-        _LIVE_RUNS.add(run)
+        cancelled = _CANCELLED.get(sweep_id)
+        if cancelled is None:
+            _LIVE_RUNS.add(run)
+    state: TrialState
+    error: str | None
     try:
-        if trainer.function is not None:
+        if cancelled is not None:
+            state, error = TrialState.CANCELLED, f"{cancelled}; the trial had not started"
+        elif trainer.function is not None:
             state, error = _run_function(resolve_function(trainer.function), run)
         else:
             state, error = _run_command(config, trial, run, trainer)

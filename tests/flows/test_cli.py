@@ -73,6 +73,44 @@ def test_run_with_unimportable_function_is_a_clear_error(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+def test_run_without_a_runnable_trainer_fails_before_prefect_and_writes_no_sweep(tmp_path):
+    """No --function and no program, or a program that is not there: exit 2 at once, and no
+    half-made sweep is left in the store."""
+    store = tmp_path / "store"
+    no_trainer = _write(
+        tmp_path / "a.yaml", {"method": "random", "parameters": {"x": {"value": 1}}}
+    )
+    result = _sweep("run", no_trainer, "--store", str(store), timeout=60)
+    assert result.returncode == 2
+    assert "neither program nor command" in result.stderr and "Traceback" not in result.stderr
+
+    missing = _write(
+        tmp_path / "b.yaml",
+        {"method": "random", "program": "nope.py", "parameters": {"x": {"value": 1}}},
+    )
+    result = _sweep("run", missing, "--store", str(store), "--work-dir", str(tmp_path))
+    assert result.returncode == 2
+    assert "'nope.py' does not exist in the work folder" in result.stderr
+    assert open_store(str(store)).list_sweeps() == []
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "says"),
+    [
+        ("--parallel", "0", "must be above 0"),
+        ("--parallel", "-3", "must be above 0"),
+        ("--parallel", "two", "'two' is not a whole number"),
+        ("--trial-timeout", "-1", "must be above 0"),
+        ("--trial-retries", "-1", "must be 0 or more"),
+    ],
+)
+def test_run_refuses_bad_numeric_options(tmp_path, flag, value, says):
+    config = _write(tmp_path / "c.yaml", {"method": "grid", "parameters": {"x": {"values": [1]}}})
+    result = _sweep("run", config, flag, value, timeout=60)
+    assert result.returncode == 2
+    assert says in result.stderr and "Traceback" not in result.stderr
+
+
 @pytest.mark.slow
 @pytest.mark.usefixtures("prefect_api")
 def test_log_uniform_with_value_like_bounds_warns_in_cli_and_flow_logs(tmp_path):
@@ -161,6 +199,57 @@ def test_killed_sweep_resumes_without_rerunning_or_losing_trials(tmp_path):
             lost = ["lost"] if was and was[-1].ended_at is None else []
             assert [a.outcome for a in trial.attempts] == [*lost, "finished"]
             assert trial.params == before[trial.trial_id].params
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("prefect_api")
+def test_ctrl_c_cancels_running_command_trainers_and_records_them(tmp_path):
+    """SIGINT while two command trainers hang: both are terminated, recorded ``cancelled``
+    (a resume runs them again), and the command exits 130 saying how to resume."""
+    (tmp_path / "hang.py").write_text(
+        "import json, time\nprint(json.dumps({'loss': 1.0}), flush=True)\ntime.sleep(600)\n"
+    )
+    config = _write(
+        tmp_path / "c.yaml",
+        {
+            "method": "random",
+            "metric": {"name": "loss"},
+            "program": "hang.py",
+            "run_cap": 4,
+            "parameters": {"x": {"min": 0.0, "max": 1.0}},
+        },
+    )
+    store_dir = tmp_path / "store"
+    args = ["run", config, "--store", str(store_dir), "--work-dir", str(tmp_path)]
+    proc = subprocess.Popen(
+        [*SWEEP, *args, "--sweep-id", "c1", "--parallel", "2"],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        # A background process may have inherited SIGINT ignored; a terminal's would not.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    store = open_store(str(store_dir))
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        assert proc.poll() is None
+        trials = store.load_trials("c1") if store.sweep_exists("c1") else []
+        if len(trials) == 2 and all(t.attempts for t in trials):
+            break
+        time.sleep(0.2)
+    else:
+        raise AssertionError("the trainers did not start")
+
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "resume with: sweep run --sweep-id c1" in stderr
+    trials = store.load_trials("c1")
+    assert [t.state for t in trials] == [TrialState.CANCELLED] * 2
+    assert all("the program was terminated" in t.error for t in trials)
+    alive = subprocess.run(["pgrep", "-f", str(tmp_path / "hang.py")], capture_output=True)
+    assert alive.stdout == b""
 
 
 def _wait_for_finished(store, sweep_id: str, at_least: int, proc) -> list[str]:

@@ -9,10 +9,10 @@ optimization", NeurIPS 2023, https://arxiv.org/abs/2310.20708): plain EI is exac
 most of the cube after a few dozen trials, which leaves an optimiser with no gradient to follow.
 
 The maximiser (:func:`maximize_log_ei`) scores a scrambled Sobol sample of the cube plus
-perturbations of the best trials so far, then refines the best few with scipy's L-BFGS-B over
-the numeric columns (one joint problem, forward-difference gradients from one vectorised
-prediction per step), snaps them onto real points of the space, and tries every other choice of
-each categorical leaf at the winner.
+perturbations of the best trials so far, then refines the best ``N_GLOBAL`` Sobol points and
+the best ``N_LOCAL`` perturbations with scipy's L-BFGS-B over the numeric columns (one joint
+problem, forward-difference gradients from one vectorised prediction per step), snaps them onto
+real points of the space, and tries every other choice of each categorical leaf at the winner.
 """
 
 from __future__ import annotations
@@ -34,9 +34,15 @@ _SQRT_HALF_PI = math.sqrt(math.pi / 2)
 #: Distances (unit-cube units) of the perturbations around the best trials.
 _LOCAL_SCALES = (0.003, 0.02, 0.08, 0.2)
 _FD_STEP = 1e-6
-N_GLOBAL = 2
-N_LOCAL = 2
-MAXITER = 60
+#: Best Sobol candidates and best perturbations L-BFGS-B refines, and its iteration cap. Three
+#: of each for 100 iterations against two of each for 60: Hartmann6 mean regret 0.066 against
+#: 0.091 on tuning seeds 100-119 (11 of 20 within 0.01 either way), for about 10 ms more per
+#: suggestion at 100 trials; five of each for 200 iterations gained nothing more.
+N_GLOBAL = 3
+N_LOCAL = 3
+MAXITER = 100
+#: Best raw candidates kept beside the refined ones (refinement can end worse after snapping).
+_N_UNREFINED = 16
 
 
 @dataclass(frozen=True)
@@ -91,7 +97,6 @@ def maximize_log_ei(
     rng: np.random.Generator,
     exclude: np.ndarray,
     n_candidates: int = 1024,
-    n_refine: int = 4,
 ) -> Choice:
     """The point of ``space`` with the highest ``log EI`` that is not in ``exclude``.
 
@@ -104,7 +109,6 @@ def maximize_log_ei(
             run or in flight. Only exact matches are excluded, which matters for discrete
             leaves; continuous leaves essentially never repeat.
         n_candidates: Size of the Sobol sample (a power of two).
-        n_refine: How many of the best candidates L-BFGS-B refines.
 
     Returns:
         The choice. If every candidate is excluded (a tiny discrete space), the best one is
@@ -124,7 +128,7 @@ def maximize_log_ei(
     local_top = n_global + np.argsort(-scores[n_global:])[:N_LOCAL]
     starts = candidates[np.concatenate([global_top, local_top])]
     refined = _refine(model, space, starts)
-    finalists = space.snap(np.vstack([refined, candidates[order[: 4 * n_refine]]]))
+    finalists = space.snap(np.vstack([refined, candidates[order[:_N_UNREFINED]]]))
     finalists = _improve_categoricals(model, space, finalists)
     final_scores = _score(model, finalists)
 

@@ -217,6 +217,18 @@ def quadratic_history(config: SweepConfig, n: int, running: int = 0) -> list[Tri
     ]
 
 
+def test_a_diverged_trial_does_not_flatten_the_model():
+    # One loss nine orders of magnitude above the rest would set the GP's scale and make every
+    # other trial look alike (the suggestion then lands 0.56 away from the optimum).
+    config = bayes({"x": {"min": 0.0, "max": 1.0}, "y": {"min": 0.0, "max": 1.0}})
+    history = quadratic_history(config, n=12)
+    history.append(trial(12, {"x": 0.95, "y": 0.05}, 1e9))
+
+    point = BayesSearcher().suggest(config, history, n=1, seed=SEED).points[0]
+
+    assert math.hypot(point["x"] - 0.3, point["y"] - 0.7) < 0.1
+
+
 def test_batch_points_are_distinct_spread_and_avoid_pending_ones():
     config = bayes({"x": {"min": 0.0, "max": 1.0}, "y": {"min": 0.0, "max": 1.0}})
     history = quadratic_history(config, n=10, running=3)
