@@ -231,18 +231,23 @@ def test_ctrl_c_cancels_running_command_trainers_and_records_them(tmp_path):
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     store = open_store(str(store_dir))
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        assert proc.poll() is None
-        trials = store.load_trials("c1") if store.sweep_exists("c1") else []
-        if len(trials) == 2 and all(t.attempts for t in trials):
-            break
-        time.sleep(0.2)
-    else:
-        raise AssertionError("the trainers did not start")
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            assert proc.poll() is None
+            trials = store.load_trials("c1") if store.sweep_exists("c1") else []
+            if len(trials) == 2 and all(t.attempts for t in trials):
+                break
+            time.sleep(0.2)
+        else:
+            raise AssertionError("the trainers did not start")
 
-    proc.send_signal(signal.SIGINT)
-    _, stderr = proc.communicate(timeout=60)
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:  # a failed test must not leave the sweep running
+            proc.kill()
+            proc.wait()
     assert proc.returncode == 130
     assert "resume with: sweep run --sweep-id c1" in stderr
     trials = store.load_trials("c1")

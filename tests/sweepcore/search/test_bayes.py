@@ -15,6 +15,7 @@ from sweepcore.controller import SweepController
 from sweepcore.search import get_searcher
 from sweepcore.search.bayes import BayesSearcher, EncodedSpace, observation_table
 from sweepcore.search.bayes import searcher as bayes_searcher
+from sweepcore.search.bayes.gp import fit_surrogate
 from sweepcore.trial import Trial, TrialState
 
 SEED = 11
@@ -215,6 +216,19 @@ def quadratic_history(config: SweepConfig, n: int, running: int = 0) -> list[Tri
         )
         for i, p in enumerate(points)
     ]
+
+
+def test_surrogate_predictions_match_scikit_learn():
+    rng = np.random.default_rng(0)
+    X = rng.random((30, 3))
+    model = fit_surrogate(X, np.sin(3.0 * X.sum(axis=1)), rng)
+    Z = rng.random((50, 3))
+
+    mean, std = model.predict(Z)
+    want_mean, want_std = model.gp.predict(Z, return_std=True)
+
+    np.testing.assert_allclose(mean, want_mean, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(std, np.maximum(want_std, 1e-12), rtol=1e-7, atol=1e-10)
 
 
 def test_a_diverged_trial_does_not_flatten_the_model():
