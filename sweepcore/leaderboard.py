@@ -16,6 +16,8 @@ one per parameter   dotted names for nested ones (``optim.lr``)
 ``note``            e.g. ``metric missing``
 ``error``           why it failed, the tail of stderr for a command
 ``summary.<key>``   last logged value of every other metric the trial logged
+``fold<i>.<key>``   per-fold values of a k-fold trainer: each logged row that carries an
+                    integer ``fold`` gives its other numeric keys for that fold
 ==================  ==========================================================================
 
 Ranking: trials with a metric value come first, best first (ties keep index order); the rest
@@ -63,8 +65,12 @@ def _columns(config: SweepConfig, rows: list[dict[str, Any]]) -> list[str]:
     if config.metric is not None:
         columns.append(config.metric.name)
     columns += ["attempts", "started_at", "finished_at", "duration_s", "note", "error"]
-    extra = sorted({k for row in rows for k in row if k.startswith("summary.")})
-    return columns + extra
+    summary = sorted({k for row in rows for k in row if k.startswith("summary.")})
+    folds = sorted(
+        {k for row in rows for k in row if k.startswith("fold") and "." in k},
+        key=lambda k: (int(k[4 : k.index(".")]), k),
+    )
+    return columns + summary + folds
 
 
 def _row(config: SweepConfig, trial: Trial) -> dict[str, Any]:
@@ -84,7 +90,21 @@ def _row(config: SweepConfig, trial: Trial) -> dict[str, Any]:
     for key, value in trial.summary.items():
         if key != metric_name and not key.startswith("_"):
             row[f"summary.{key}"] = value
+    row.update(_fold_values(trial))
     return row
+
+
+def _fold_values(trial: Trial) -> dict[str, Any]:
+    """``fold<i>.<key>`` for every row logged with an integer ``fold`` (a k-fold trainer)."""
+    values: dict[str, Any] = {}
+    for logged in trial.history:
+        fold = logged.get("fold")
+        if isinstance(fold, bool) or not isinstance(fold, int):
+            continue
+        for key, value in logged.items():
+            if key != "fold" and not key.startswith("_") and isinstance(value, int | float):
+                values[f"fold{fold}.{key}"] = value
+    return values
 
 
 def _iso(ts: float | None) -> str | None:

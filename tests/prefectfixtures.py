@@ -17,6 +17,8 @@ QUIET = {
     "DO_NOT_TRACK": "1",
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
     "PREFECT_LOGGING_EXTRA_LOGGERS": "sweepcore",
+    # sweepcore tests log outside any flow run; those lines belong in pytest's capture only.
+    "PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW": "ignore",
 }
 for _key, _value in QUIET.items():
     os.environ.setdefault(_key, _value)
