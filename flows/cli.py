@@ -17,9 +17,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
+import time
 import warnings
 from collections.abc import Callable, Sequence
+from typing import Any
 
 __all__ = ["main"]
 
@@ -38,9 +41,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args))
     except KeyboardInterrupt:
-        sweep_id = getattr(args, "sweep_id", None) or "ID"
-        print(f"interrupted; resume with: sweep run --sweep-id {sweep_id}", file=sys.stderr)
+        resume = ["sweep", "run", "--sweep-id", getattr(args, "sweep_id", None) or "ID"]
+        if getattr(args, "store", None):
+            resume += ["--store", args.store]
+        print(f"interrupted; resume with: {shlex.join(resume)}", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `sweep show ID | head`: the reader has seen enough
+        sys.stderr.close()
+        return 0
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -126,7 +134,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 def _cmd_run(args: argparse.Namespace) -> int:
     from sweepcore.config import SweepConfigError
     from sweepcore.execute import TrainerError
-    from sweepcore.store import StoreError
+    from sweepcore.store import StoreError, SweepNotFoundError
 
     if args.config is None and args.sweep_id is None:
         print("sweep run: give a CONFIG file, or --sweep-id ID to resume", file=sys.stderr)
@@ -142,8 +150,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
         store = open_store(args.store)
         store.blobs.check()
         resuming = args.sweep_id is not None and store.sweep_exists(args.sweep_id)
+        if cfg is None and not resuming:
+            raise SweepNotFoundError(
+                f"{store.url}: no sweep with id {args.sweep_id!r} to resume (and no CONFIG "
+                "was given to create it)"
+            )
         if cfg is not None and not resuming:
             check_trainer(cfg, Trainer(function=args.function, work_dir=args.work_dir or "."))
+        if resuming:
+            _refuse_live_controller(store, args.sweep_id)
     except (SweepConfigError, TrainerError, ValueError) as exc:  # ValueError: bad store URL
         print(f"sweep run: {exc}", file=sys.stderr)
         return 2
@@ -182,36 +197,67 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _refuse_live_controller(store: Any, sweep_id: str) -> None:
+    """Refuse at once, before Prefect starts, when a live process on this host runs the sweep.
+
+    A lease held from another host is left to the flow, which waits for it to expire.
+    """
+    from sweepcore.store import LeaseHeldError
+
+    lease = store.read_lease(sweep_id)
+    if lease is not None and lease.is_local_and_alive() and lease.expires_at > time.time():
+        raise LeaseHeldError(
+            f"sweep {sweep_id!r} in {store.url} is being run by another controller "
+            f"(pid {lease.pid} on {lease.host})"
+        )
+
+
+def _check_remote(store: Any) -> None:
+    """Check a remote store first, so an unreachable one fails in seconds, not after retries.
+
+    A local folder needs no check (and the check would create it).
+    """
+    from sweepcore.store import LocalBlobStore
+
+    if not isinstance(store.blobs, LocalBlobStore):
+        store.blobs.check()
+
+
 def _cmd_show(args: argparse.Namespace) -> int:
-    from sweepcore.store import StoreError
+    from sweepcore.store import StoreError, open_store
 
     try:
+        _check_remote(open_store(args.store))
         _print_leaderboard(args.sweep_id, args.store)
     except StoreError as exc:
         print(f"sweep show: {exc}", file=sys.stderr)
         return 1
+    except ValueError as exc:  # a malformed store URL or S3 setting
+        print(f"sweep show: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from sweepcore.leaderboard import to_csv_bytes, to_parquet_bytes
+    from sweepcore.leaderboard import to_csv_bytes, to_json_bytes, to_parquet_bytes
     from sweepcore.results import load_results
-    from sweepcore.store import StoreError
+    from sweepcore.store import StoreError, open_store
 
     try:
+        _check_remote(open_store(args.store))
         frame = load_results(args.store, args.sweep_id)
     except StoreError as exc:
         print(f"sweep export: {exc}", file=sys.stderr)
         return 1
+    except ValueError as exc:  # a malformed store URL or S3 setting
+        print(f"sweep export: {exc}", file=sys.stderr)
+        return 2
     if args.format == "csv":
         data = to_csv_bytes(frame)
     elif args.format == "parquet":
         data = to_parquet_bytes(frame)
     else:
-        # 15 significant digits (pandas' most; its default is 10) keep floats exact enough
-        # to match the CSV and Parquet exports.
-        data = frame.to_json(orient="records", indent=1, double_precision=15).encode("utf-8")
-        data += b"\n"
+        data = to_json_bytes(frame)
     if args.out:
         with open(args.out, "wb") as fh:
             fh.write(data)

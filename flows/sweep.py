@@ -45,7 +45,14 @@ from sweepcore.execute import (
     check_trainer,
 )
 from sweepcore.search.grid import grid_size
-from sweepcore.store import Lease, LeaseHeldError, ResultStore, StoreError, open_store
+from sweepcore.store import (
+    Lease,
+    LeaseHeldError,
+    ResultStore,
+    StoreError,
+    SweepNotFoundError,
+    open_store,
+)
 from sweepcore.trial import Trial
 from tasks import (
     claim_trials,
@@ -256,6 +263,8 @@ def _cancel_running(
         except Exception as exc:  # the trial stays running in the store; a resume re-runs it
             logger.warning("trial %s could not be recorded as cancelled: %s", trial_id, exc)
     publish_results(store, sweep_id, controller)
+    state = store.read_state(sweep_id)
+    store.write_state(sweep_id, {**state, "status": "cancelled", **controller.summary()})
     logger.warning(
         "sweep %s interrupted; resume it with: sweep run --sweep-id %s", sweep_id, sweep_id
     )
@@ -336,9 +345,9 @@ def _open_sweep(
         return stored, sweep_id, int(state.get("seed", seed or 0))
 
     if given is None:
-        raise _config_error(
-            f"no sweep {sweep_id!r} in {store.url}, and no config was given to create it",
-            "missing_config",
+        raise SweepNotFoundError(
+            f"{store.url}: no sweep with id {sweep_id!r} to resume (and no config was given "
+            "to create it)"
         )
     check_trainer(given, trainer)
     sweep_id = sweep_id or new_sweep_id()

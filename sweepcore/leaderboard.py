@@ -38,7 +38,7 @@ from sweepcore.config.model import SweepConfig
 from sweepcore.space import MISSING, get_path
 from sweepcore.trial import Trial, best_metric_value
 
-__all__ = ["build_leaderboard", "to_csv_bytes", "to_parquet_bytes"]
+__all__ = ["build_leaderboard", "to_csv_bytes", "to_json_bytes", "to_parquet_bytes"]
 
 
 def build_leaderboard(config: SweepConfig, trials: Sequence[Trial]) -> pd.DataFrame:
@@ -119,6 +119,16 @@ def to_csv_bytes(frame: pd.DataFrame) -> bytes:
     """The leaderboard as UTF-8 CSV."""
     text: str = frame.to_csv(index=False)
     return text.encode("utf-8")
+
+
+def to_json_bytes(frame: pd.DataFrame) -> bytes:
+    """The leaderboard as a JSON list of row objects; empty cells are ``null``.
+
+    Floats keep their shortest exact form (as in the CSV), which pandas' own ``to_json`` does
+    not: it rounds to a number of decimal places.
+    """
+    records = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
+    return json.dumps(records, indent=1, default=str).encode("utf-8") + b"\n"
 
 
 def to_parquet_bytes(frame: pd.DataFrame) -> bytes:

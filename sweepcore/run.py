@@ -173,7 +173,7 @@ def _check_storable(key: str, value: Any) -> None:
         else:
             return
     raise TypeError(
-        f"run.log: the value of {key!r} (a {type(value).__name__}) cannot be stored; "
+        f"run.log: the value of {key!r} (of type {type(value).__name__}) cannot be stored; "
         "log numbers, strings, booleans, None, or lists and dicts of them"
     )
 

@@ -46,8 +46,13 @@ def open_store(url: str | None = None) -> ResultStore:
 
     Returns:
         The store. Nothing is checked yet; call ``store.blobs.check()`` to fail early.
+
+    Raises:
+        ValueError: ``url`` looks like an S3 URL but is malformed (``s3:/bucket``).
     """
     url = url or default_store_url()
+    if url.lower().startswith("s3:") and not url.startswith("s3://"):
+        raise ValueError(f"{url!r} is not an S3 store URL; expected s3://bucket/prefix")
     if url.startswith("s3://"):
         from sweepcore.store.s3 import S3BlobStore
 

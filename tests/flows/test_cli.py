@@ -249,7 +249,7 @@ def test_ctrl_c_cancels_running_command_trainers_and_records_them(tmp_path):
             proc.kill()
             proc.wait()
     assert proc.returncode == 130
-    assert "resume with: sweep run --sweep-id c1" in stderr
+    assert f"resume with: sweep run --sweep-id c1 --store {store_dir}" in stderr
     trials = store.load_trials("c1")
     assert [t.state for t in trials] == [TrialState.CANCELLED] * 2
     assert all("the program was terminated" in t.error for t in trials)
@@ -335,3 +335,25 @@ def test_show_prints_the_leaderboard_best_first(tmp_path):
     assert result.returncode == 0, result.stderr
     rows = [line.split() for line in result.stdout.splitlines() if line.strip().startswith("t0")]
     assert [row[0] for row in rows] == ["t00001", "t00002", "t00000"]
+    export = _sweep("export", "shown", "--store", str(tmp_path), "--format", "json")
+    assert export.returncode == 0, export.stderr
+    csv = _sweep("export", "shown", "--store", str(tmp_path), "--format", "csv")
+    records = {r["trial_id"]: r for r in json.loads(export.stdout)}
+    for line in csv.stdout.splitlines()[1:]:  # JSON keeps every digit the CSV has
+        trial_id, _, x, loss = line.split(",")[:4]
+        assert records[trial_id]["x"] == float(x) and records[trial_id]["loss"] == float(loss)
+
+
+def test_run_refuses_a_malformed_s3_url_and_a_missing_sweep_before_prefect(tmp_path):
+    config = _write(tmp_path / "c.yaml", {"method": "grid", "parameters": {"x": {"values": [1]}}})
+    bad_url = _sweep(
+        "run", config, "--function", "tests.flows.trainers:quadratic", "--store", "s3:/x"
+    )
+    assert bad_url.returncode == 2
+    assert "'s3:/x' is not an S3 store URL" in bad_url.stderr
+    assert not (REPO / "s3:").exists()
+
+    missing = _sweep("run", "--sweep-id", "nope", "--store", str(tmp_path), timeout=60)
+    assert missing.returncode == 1
+    assert "no sweep with id 'nope' to resume" in missing.stderr
+    assert "Traceback" not in missing.stderr and "Prefect" not in missing.stderr

@@ -104,7 +104,7 @@ def test_function_that_overran_its_limit_is_timed_out_even_if_it_returned(store)
 def test_logging_a_value_that_cannot_be_stored_fails_the_trial_naming_the_key(store):
     done = _attempt(store, Trainer(function=logs_an_object))
     assert done.state == TrialState.FAILED
-    assert "the value of 'model' (a object) cannot be stored" in done.error
+    assert "the value of 'model' (of type object) cannot be stored" in done.error
     assert done.history == ()
 
 
