@@ -130,7 +130,10 @@ class Run:
         now = time.monotonic()
         if self._stop_check is not None and now - self._last_stop_poll >= STOP_POLL_S:
             self._last_stop_poll = now
-            self._stop_reason = self._stop_check()
+            reason = self._stop_check()
+            # A cancel may land while the store is read (another thread); never undo it.
+            if reason is not None and self._stop_reason is None:
+                self._stop_reason = reason
         return self._stop_reason is not None
 
     @property
