@@ -285,7 +285,9 @@ def _print_leaderboard(sweep_id: str, store_url: str | None) -> None:
 
     frame = load_results(store_url, sweep_id)
     shown = frame.drop(columns=["started_at", "finished_at"], errors="ignore")
-    shown = shown.drop(columns=[c for c in shown.columns if c.startswith("summary.")])
+    # Per-metric and per-fold detail stays in results.csv and `sweep export`.
+    detail = [c for c in shown.columns if c.startswith("summary.") or _is_fold_column(c)]
+    shown = shown.drop(columns=detail)
     if "error" in shown and shown["error"].notna().any():  # the first line says why it failed
         shown["error"] = shown["error"].str.slice(0, 60)
     else:
@@ -304,6 +306,12 @@ def _print_leaderboard(sweep_id: str, store_url: str | None) -> None:
         print(shown.head(60).fillna("").to_string(index=False))
         if len(frame) > 60:
             print(f"... {len(frame) - 60} more; see results.csv")
+
+
+def _is_fold_column(name: str) -> bool:
+    """``fold3.fold_accuracy`` and the like (see sweepcore.leaderboard)."""
+    head, dot, _ = name.partition(".")
+    return bool(dot) and head.startswith("fold") and head[4:].isdigit()
 
 
 if __name__ == "__main__":
