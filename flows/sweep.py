@@ -14,6 +14,7 @@ the full history. At the end the leaderboard is written to the store and shown i
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import threading
 import time
@@ -145,15 +146,8 @@ def _run_sweep(
     result_store = open_store(store)
     result_store.blobs.check()
     trainer = Trainer(function=function, work_dir=work_dir or ".", timeout_s=trial_timeout)
-    cfg, sweep_id, seed = _open_sweep(result_store, config, sweep_id, seed, trainer)
-    # Resuming: by default the trainer and work folder the sweep was created with.
-    state = result_store.read_state(sweep_id)
-    trainer = Trainer(
-        function=function if function is not None else state.get("function"),
-        work_dir=work_dir or state.get("work_dir") or ".",
-        timeout_s=trial_timeout,
-    )
-    check_trainer(cfg, trainer)  # fail now, not in every trial
+    opened = _open_sweep(result_store, config, sweep_id, seed, trainer, work_dir)
+    cfg, sweep_id, seed, trainer = opened.config, opened.sweep_id, opened.seed, opened.trainer
     allow_running(sweep_id)  # this process may have cancelled the sweep before
 
     lease = _acquire_lease(result_store, sweep_id)
@@ -318,11 +312,14 @@ def _open_sweep(
     sweep_id: str | None,
     seed: int | None,
     trainer: Trainer,
-) -> tuple[SweepConfig, str, int]:
-    """Load or create the sweep; returns its config, id and seed.
+    work_dir: str | None,
+) -> _OpenedSweep:
+    """Load or create the sweep, and check its trainer before any trial starts.
 
-    A new sweep is written to the store only once its trainer has been checked, so a sweep
-    that could never run leaves nothing behind.
+    ``trainer`` is what the caller gave, and ``work_dir`` the folder it named, if any. A resumed
+    sweep fills what was left out (function, work folder) from its state record. A new sweep is
+    written to the store only once its trainer has been checked, so a sweep that could never
+    run leaves nothing behind.
     """
     logger = get_run_logger()
     given = _load_logging_warnings(config) if config is not None else None
@@ -341,8 +338,14 @@ def _open_sweep(
                     "search_space_changed",
                 )
         state = store.read_state(sweep_id)
+        trainer = Trainer(
+            function=trainer.function if trainer.function is not None else state.get("function"),
+            work_dir=work_dir or state.get("work_dir") or ".",
+            timeout_s=trainer.timeout_s,
+        )
+        check_trainer(stored, trainer)
         logger.info("resuming sweep %s from %s", sweep_id, store.url)
-        return stored, sweep_id, int(state.get("seed", seed or 0))
+        return _OpenedSweep(stored, sweep_id, int(state.get("seed", seed or 0)), trainer)
 
     if given is None:
         raise SweepNotFoundError(
@@ -363,7 +366,17 @@ def _open_sweep(
     if not store.create_sweep(sweep_id, dict(given.raw), state):
         raise SweepFailedError(f"sweep id {sweep_id!r} was just created by someone else")
     logger.info("created sweep %s in %s (method %s)", sweep_id, store.url, given.method)
-    return given, sweep_id, seed
+    return _OpenedSweep(given, sweep_id, seed, trainer)
+
+
+@dataclasses.dataclass(frozen=True)
+class _OpenedSweep:
+    """A sweep ready to run: its config, id, seed and checked trainer."""
+
+    config: SweepConfig
+    sweep_id: str
+    seed: int
+    trainer: Trainer
 
 
 def _load_logging_warnings(source: str | dict[str, Any]) -> SweepConfig:

@@ -11,7 +11,7 @@ from sweepcore.config import SweepConfigError
 from sweepcore.search.bayes import BayesSearcher, observation_table
 from sweepcore.space import flatten
 from tests.cases.caselib import case_ids, load_cases
-from tests.cases.test_search_cases import check_support, history_of, load
+from tests.cases.test_search_cases import check_statistics, history_of, load
 
 BAYES_CASES = load_cases("bayes")
 SEED = 20240601
@@ -51,14 +51,7 @@ def test_bayes_case(case: dict[str, Any]) -> None:
         return
     points = suggestions(case, expect["trials"])
     columns = {name: [p[name] for p in points] for name in points[0]}
-    for name, support in (expect.get("support") or {}).items():
-        check_support(columns[name], support, name)
+    check_statistics(columns, expect)
     for name, spec in (expect.get("suggestion") or {}).items():
         near = sum(abs(v - spec["near"]) <= spec["atol"] for v in columns[name])
         assert near / len(points) >= expect.get("min_fraction", 1.0), (name, near)
-    for name, rows in (expect.get("prob_below") or {}).items():
-        for threshold, p, tol in rows:
-            share = sum(v <= threshold for v in columns[name]) / len(points)
-            assert abs(share - p) <= tol, (name, threshold, share)
-    for name, k in (expect.get("distinct_at_least") or {}).items():
-        assert len(set(columns[name])) >= k, name

@@ -121,25 +121,32 @@ def test_random_case(case: dict[str, Any]) -> None:
     }
 
     assert len(points) == expect["samples"]
+    check_statistics(columns, expect)
+    if "shape" in expect:
+        for point in points:
+            check_shape(point, expect["shape"], "shape")
+
+
+def check_statistics(columns: dict[str, list[Any]], expect: dict[str, Any]) -> None:
+    """The statistical expectations of a random or bayes case (format: wandb/README.md):
+    ``support``, ``frequencies``, ``mean``, ``std``, ``prob_below``, ``distinct_at_least``."""
+    n = len(next(iter(columns.values())))
     for name, support in (expect.get("support") or {}).items():
         check_support(columns[name], support, name)
     for name, spec in (expect.get("frequencies") or {}).items():
         for value, p in spec["p"].items():
             share = sum(is_number(v) and math.isclose(v, value) for v in columns[name])
-            assert abs(share / len(points) - p) <= spec["tol"], (name, value, share)
+            assert abs(share / n - p) <= spec["tol"], (name, value, share)
     for name, spec in (expect.get("mean") or {}).items():
         assert abs(float(np.mean(columns[name])) - spec["value"]) <= spec["tol"], name
     for name, spec in (expect.get("std") or {}).items():
         assert abs(float(np.std(columns[name])) - spec["value"]) <= spec["tol"], name
     for name, rows in (expect.get("prob_below") or {}).items():
         for threshold, p, tol in rows:
-            share = sum(v <= threshold for v in columns[name]) / len(points)
+            share = sum(v <= threshold for v in columns[name]) / n
             assert abs(share - p) <= tol, (name, threshold, share)
     for name, k in (expect.get("distinct_at_least") or {}).items():
         assert len(set(columns[name])) >= k, name
-    if "shape" in expect:
-        for point in points:
-            check_shape(point, expect["shape"], "shape")
 
 
 def check_support(values: list[Any], support: dict[str, Any], name: str) -> None:

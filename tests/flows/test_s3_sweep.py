@@ -18,6 +18,7 @@ import yaml
 
 from sweepcore.store import open_store
 from sweepcore.trial import TrialState
+from tests.flows.trainers import br27_config
 
 pytestmark = [pytest.mark.slow]
 
@@ -233,17 +234,7 @@ def test_trial_retries_on_s3_never_read_a_failure_as_a_result(s3_url, tmp_path):
     from flows.sweep import sweep
 
     def config(name: str, broken: bool) -> dict:
-        broken_file = tmp_path / f"{name}-broken"
-        if broken:
-            broken_file.write_text("x")
-        return {
-            "method": "grid",
-            "metric": {"name": "val_loss"},
-            "parameters": {
-                "flaky": {"value": str(tmp_path / f"{name}-flaky")},
-                "broken": {"value": str(broken_file)},
-            },
-        }
+        return br27_config(tmp_path, name, broken)
 
     fn = "tests.flows.trainers:fails_until_fixed"
     store = open_store(s3_url)

@@ -14,6 +14,7 @@ import pytest
 from sweepcore.store import open_store
 from sweepcore.trial import TrialState
 from tests.cases.caselib import case_ids, load_cases
+from tests.flows.trainers import br27_config
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_api")]
 
@@ -287,17 +288,7 @@ def test_trial_retries_record_each_attempt_and_never_read_a_failure_as_result(tm
     with retry_failed trains it again."""
 
     def config(name: str, broken: bool) -> dict:
-        broken_file = tmp_path / f"{name}-broken"
-        if broken:
-            broken_file.write_text("x")
-        return {
-            "method": "grid",
-            "metric": {"name": "val_loss"},
-            "parameters": {
-                "flaky": {"value": str(tmp_path / f"{name}-flaky")},
-                "broken": {"value": str(broken_file)},
-            },
-        }
+        return br27_config(tmp_path, name, broken)
 
     store = open_store(str(tmp_path / "s"))
     fn = "tests.flows.trainers:fails_until_fixed"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 from sweepcore.run import Run
@@ -44,8 +45,6 @@ def wrong_metric_key(config: dict[str, Any], run: Run) -> None:
 def fails_until_fixed(config: dict[str, Any], run: Run) -> None:
     """Fails (simulated CUDA OOM) while the file ``config['broken']`` exists, and fails its
     first attempt when ``config['flaky']`` names a file not yet there (it creates it)."""
-    from pathlib import Path
-
     flaky = Path(config["flaky"])
     if not flaky.exists():
         flaky.write_text("seen")
@@ -53,3 +52,19 @@ def fails_until_fixed(config: dict[str, Any], run: Run) -> None:
     if Path(config["broken"]).exists():
         raise RuntimeError("CUDA out of memory (broken GPU)")
     run.log({"val_loss": 0.27})
+
+
+def br27_config(folder: Path, name: str, broken: bool) -> dict[str, Any]:
+    """A one-point grid for :func:`fails_until_fixed` (BR-27): its marker files live in
+    ``folder``; ``broken`` creates the file that makes every attempt fail."""
+    broken_file = folder / f"{name}-broken"
+    if broken:
+        broken_file.write_text("x")
+    return {
+        "method": "grid",
+        "metric": {"name": "val_loss"},
+        "parameters": {
+            "flaky": {"value": str(folder / f"{name}-flaky")},
+            "broken": {"value": str(broken_file)},
+        },
+    }
