@@ -168,7 +168,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     for key, value in PREFECT_DEFAULTS.items():
         os.environ.setdefault(key, value)
+    from flows.localapi import start_local_api
     from flows.sweep import SweepFailedError, new_sweep_id, sweep
+
+    start_local_api()
 
     # Named here, not in the flow, so that an interrupted run can say how to resume it.
     args.sweep_id = args.sweep_id or new_sweep_id()

@@ -26,6 +26,7 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
+from prefect.exceptions import TerminationSignal
 from prefect.futures import PrefectFuture, as_completed
 from prefect.states import Failed
 from prefect.task_runners import ThreadPoolTaskRunner
@@ -186,10 +187,33 @@ def _run_loop(
 ) -> None:
     """Keep every slot busy until the controller says the sweep is done."""
     logger = get_run_logger()
-    progress_id = create_progress_artifact(progress=0.0, key=f"sweep-progress-{_slug(sweep_id)}")
     futures: dict[str, PrefectFuture[Trial]] = {}
-    n_ended = 0
 
+    try:
+        _keep_slots_busy(store, sweep_id, controller, trainer, seed, retries, futures)
+    except (KeyboardInterrupt, TerminationSignal):  # Ctrl-C, or SIGTERM: cancel, then stop
+        # Wherever the interrupt lands (waiting for a trial, suggesting, claiming), the
+        # trials already submitted are ended and recorded, and the sweep is marked cancelled.
+        _cancel_running(store, sweep_id, controller, futures)
+        raise
+
+    reason = controller.stop_reason()
+    if reason:
+        logger.info("no more trials: %s", reason)
+
+
+def _keep_slots_busy(
+    store: ResultStore,
+    sweep_id: str,
+    controller: SweepController,
+    trainer: Trainer,
+    seed: int,
+    retries: int,
+    futures: dict[str, PrefectFuture[Trial]],
+) -> None:
+    logger = get_run_logger()
+    progress_id = create_progress_artifact(progress=0.0, key=f"sweep-progress-{_slug(sweep_id)}")
+    n_ended = 0
     while True:
         n_new = controller.n_new_wanted()
         taken: list[Trial] = []
@@ -212,11 +236,7 @@ def _run_loop(
                 continue
             break
 
-        try:
-            done = next(as_completed(list(futures.values())))
-        except BaseException:  # Ctrl-C, or SIGTERM (Prefect's TerminationSignal): cancel
-            _cancel_running(store, sweep_id, controller, futures)
-            raise
+        done = next(as_completed(list(futures.values())))
         ended = _trial_result(sweep_id, done, futures)
         controller.record(ended)
         n_ended += 1
@@ -229,10 +249,6 @@ def _run_loop(
             )
         if n_ended % RESULTS_EVERY == 0:
             publish_results(store, sweep_id, controller)
-
-    reason = controller.stop_reason()
-    if reason:
-        logger.info("no more trials: %s", reason)
 
 
 def _cancel_running(
@@ -250,7 +266,9 @@ def _cancel_running(
     """
     logger = get_run_logger()
     n = cancel_running("the sweep was cancelled by the user", sweep_id)
-    logger.warning("interrupted: cancelling %d running trial(s)", n)
+    logger.warning(
+        "interrupted: cancelling %d submitted trial(s), %d of them training", len(futures), n
+    )
     for trial_id, future in list(futures.items()):
         try:
             controller.record(future.result())

@@ -31,7 +31,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -283,7 +283,19 @@ def _run_function(func: Callable[..., Any], run: Run) -> tuple[TrialState, str |
 
     def call() -> None:
         try:
-            func(dict(run.config), run)
+            returned = func(dict(run.config), run)
+            # Trainers written for Optuna-style objectives return their result. A returned
+            # dict of metrics is logged as the last step; anything else would be lost
+            # silently (the trial would finish without its metric), so it is named.
+            if isinstance(returned, Mapping):
+                run.log(returned)
+            elif returned is not None:
+                logger.warning(
+                    "trial %s: the trainer returned a %s, which is ignored; log metrics with "
+                    "run.log({...}) or return a dict of them",
+                    run.trial_id,
+                    type(returned).__name__,
+                )
         except BaseException as exc:  # sys.exit() too: it fails this trial, not the sweep
             raised.append(exc)
 

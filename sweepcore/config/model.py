@@ -92,6 +92,13 @@ class Parameter:
         """Whether the leaf never varies (a ``constant``)."""
         return self.distribution == "constant"
 
+    @property
+    def varies(self) -> bool:
+        """Whether the leaf can take two or more values (a one-item ``values`` list cannot)."""
+        if self.is_constant:
+            return False
+        return self.values is None or len({repr(v) for v in self.values}) > 1
+
     def to_spec(self) -> dict[str, Any]:
         """The filled W&B spec of this leaf, as W&B's fill step would write it."""
         spec: dict[str, Any] = {"distribution": self.distribution}

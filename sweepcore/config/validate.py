@@ -242,11 +242,14 @@ def _check_method_needs(
             "bayes search models the metric, so it needs metric: {name: ..., goal: ...}.",
             wandb='Bayesian search requires "metric" section',
         )
-    if parameters and all(p.is_constant for p in parameters):
+    if parameters and not any(p.varies for p in parameters):
+        # A one-item values list is searchable in form only: bayes would repeat that one
+        # point forever (it never exhausts), so it is refused like a constant.
         report.problem(
             "parameters",
             "invalid_parameter_spec",
             "bayes search needs at least one parameter that varies, but every parameter is a "
-            "constant value. Give one values, min/max or a distribution, or use method: grid to "
-            "run the single point. Need at least one searchable parameter for bayes search.",
+            "constant value or a values list of one item. Give one several values, min/max or "
+            "a distribution, or use method: grid to run the single point. Need at least one "
+            "searchable parameter for bayes search.",
         )

@@ -257,6 +257,72 @@ def test_ctrl_c_cancels_running_command_trainers_and_records_them(tmp_path):
     assert alive.stdout == b""
 
 
+@pytest.mark.slow
+def test_ctrl_c_in_a_terminal_spares_the_temporary_prefect_api(tmp_path):
+    """A terminal's Ctrl-C reaches the whole foreground process group. Without a configured
+    API, the command's temporary Prefect server must survive it, so the sweep can record its
+    cancelled trials and exit at once (it used to retry the dead API for minutes)."""
+    (tmp_path / "slow_trainer.py").write_text(
+        "import time\n\ndef train(config, run):\n    run.log({'loss': 1.0})\n    time.sleep(600)\n"
+    )
+    config = _write(
+        tmp_path / "c.yaml",
+        {
+            "method": "random",
+            "metric": {"name": "loss"},
+            "run_cap": 4,
+            "parameters": {"x": {"min": 0.0, "max": 1.0}},
+        },
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API_")}
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), str(tmp_path)])
+    store_dir = tmp_path / "store"
+    proc = subprocess.Popen(
+        [
+            *SWEEP,
+            "run",
+            config,
+            "--function",
+            "slow_trainer:train",
+            "--store",
+            str(store_dir),
+            "--sweep-id",
+            "t1",
+            "--parallel",
+            "2",
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own group, which the test signals as a terminal would
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    store = open_store(str(store_dir))
+    try:
+        deadline = time.monotonic() + 180  # the temporary server takes 10-30 s to start
+        while time.monotonic() < deadline:
+            assert proc.poll() is None
+            trials = store.load_trials("t1") if store.sweep_exists("t1") else []
+            if len(trials) == 2 and all(t.attempts for t in trials):
+                break
+            time.sleep(0.2)
+        else:
+            raise AssertionError("the trainers did not start")
+
+        os.killpg(proc.pid, signal.SIGINT)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 130
+    assert "ConnectError" not in stderr and "Unable to connect" not in stderr
+    assert [t.state for t in store.load_trials("t1")] == [TrialState.CANCELLED] * 2
+    assert store.read_state("t1")["status"] == "cancelled"
+
+
 def _wait_for_finished(store, sweep_id: str, at_least: int, proc) -> list[str]:
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:

@@ -323,3 +323,47 @@ def test_trial_retries_record_each_attempt_and_never_read_a_failure_as_result(tm
     (trial,) = store.load_trials("b")
     assert trial.state == "finished" and trial.summary["val_loss"] == 0.27
     assert len(trial.attempts) == 4
+
+
+def test_interrupt_while_suggesting_cancels_and_records_the_submitted_trials(
+    tmp_path, monkeypatch
+):
+    """A Ctrl-C that lands between trials (here: in the second suggestion) still ends the
+    submitted trials ``cancelled`` or recorded, and marks the sweep cancelled for a resume."""
+    import flows.sweep as flow_module
+
+    calls = []
+    real_suggest = flow_module.suggest_trials
+
+    def suggest_then_interrupt(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real_suggest(*args, **kwargs)
+
+    monkeypatch.setattr(flow_module, "suggest_trials", suggest_then_interrupt)
+    trainer = tmp_path / "slow_trainer.py"
+    trainer.write_text("import time\n\ndef train(config, run):\n    time.sleep(1.0)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    config = {
+        "method": "random",
+        "metric": {"name": "loss"},
+        "run_cap": 8,
+        "parameters": {"x": {"min": 0.0, "max": 1.0}},
+    }
+
+    with pytest.raises(KeyboardInterrupt):
+        _run(
+            config=config,
+            function="slow_trainer:train",
+            store=str(tmp_path),
+            sweep_id="i1",
+            parallel=2,
+            seed=1,
+        )
+
+    store = open_store(str(tmp_path))
+    trials = store.load_trials("i1")
+    assert len(trials) == 2
+    assert {t.state for t in trials} <= {TrialState.CANCELLED, TrialState.FINISHED}
+    assert store.read_state("i1")["status"] == "cancelled"

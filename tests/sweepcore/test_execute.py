@@ -7,6 +7,7 @@ with, and that the record in the store says the same.
 
 from __future__ import annotations
 
+import logging
 import sys
 import threading
 import time
@@ -62,6 +63,14 @@ def overruns(config: dict[str, Any], run: Any) -> None:
     run.log({"loss": 0.1})
 
 
+def returns_metrics(config: dict[str, Any], run: Any) -> dict[str, float]:
+    return {"loss": 0.25, "accuracy": 0.9}
+
+
+def returns_a_float(config: dict[str, Any], run: Any) -> float:
+    return 0.25
+
+
 def logs_an_object(config: dict[str, Any], run: Any) -> None:
     run.log({"loss": 0.1, "model": object()})
 
@@ -81,6 +90,20 @@ def test_sys_exit_in_a_function_fails_only_its_trial(store):
     assert done.state == TrialState.FAILED
     assert done.error.startswith("SystemExit: 3")
     assert done.summary == {"loss": 0.5}
+
+
+def test_a_returned_dict_of_metrics_is_logged_as_the_last_step(store):
+    done = _attempt(store, Trainer(function=returns_metrics))
+    assert done.state == TrialState.FINISHED
+    assert done.summary == {"loss": 0.25, "accuracy": 0.9}
+
+
+def test_a_returned_float_is_named_as_ignored(store, caplog):
+    with caplog.at_level(logging.WARNING, logger="sweepcore.execute"):
+        done = _attempt(store, Trainer(function=returns_a_float))
+    assert done.state == TrialState.FINISHED
+    assert done.summary == {}
+    assert "returned a float, which is ignored" in caplog.text
 
 
 def test_function_ignoring_its_time_limit_is_abandoned_as_timed_out(store, short_grace):

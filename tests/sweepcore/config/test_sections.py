@@ -197,3 +197,17 @@ def test_bayes_refusals_are_reported_together_with_other_problems() -> None:
         "invalid_parameter_spec",
     ]
     assert "Need at least one searchable parameter for bayes search." in str(info.value)
+
+
+def test_bayes_refuses_one_item_values_lists_like_constants() -> None:
+    # A one-item list is searchable in form only: bayes would repeat that point forever.
+    raw = {
+        "method": "bayes",
+        "metric": {"name": "loss"},
+        "parameters": {"x": {"value": 1}, "y": {"values": [3]}, "z": {"values": ["a", "a"]}},
+    }
+    with pytest.raises(SweepConfigError, match="a values list of one item") as info:
+        check_config(raw)
+    assert [p.path for p in info.value.problems] == ["parameters"]
+
+    check_config({**raw, "parameters": {**raw["parameters"], "y": {"values": [3, 4]}}})
