@@ -63,16 +63,31 @@ def target_reached_by(trials: Sequence[Trial], config: SweepConfig) -> list[str]
 
 
 def early_failure_reason(trials: Sequence[Trial], config: SweepConfig) -> str | None:
-    """Why the sweep should give up, if its first trials all failed before logging anything.
+    """Why the sweep should give up: its first trials all failed before logging anything, or
+    none of them logged the metric at all.
 
     Returns:
         A message naming how many trials failed and the last error, or ``None`` while any trial
         has logged a metric, finished, or fewer than :data:`MAX_INITIAL_FAILURES` have ended.
     """
     ended = [t for t in trials if t.state.is_terminal]
-    if any(counts_toward_cap(t, config) for t in ended):
-        return None
     if len(ended) < MAX_INITIAL_FAILURES:
+        return None
+    if config.metric is not None and not any(
+        has_logged_metric(t, config.metric.name) for t in ended
+    ):
+        # Trials that run to the end without ever logging the metric (a misspelt key, a
+        # trainer that returns a value instead of logging it) would otherwise go on forever in
+        # a sweep without run_cap, each one finished and useless. A NaN counts as logged: a
+        # run of diverging trials is a finding, not a broken setup.
+        latest = ended[-1]
+        why = latest.note or (latest.error or "no error text").strip().splitlines()[0]
+        return (
+            f"the first {len(ended)} trials all ended without logging the metric "
+            f"{config.metric.name!r}; giving up. Check metric.name against what the trainer "
+            f"logs. Last trial ({latest.trial_id}): {why}"
+        )
+    if any(counts_toward_cap(t, config) for t in ended):
         return None
     lines = (ended[-1].error or "no error text").strip().splitlines()
     first, last = lines[0].strip(), lines[-1].strip()

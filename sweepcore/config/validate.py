@@ -36,6 +36,7 @@ _OWN_KEYS = (
 )
 _IGNORED_WITH_WARNING = ("project", "entity")
 _IGNORED = ("controller", "apiVersion", "kind")
+_W_AND_B_ONLY = (*_IGNORED_WITH_WARNING, *_IGNORED)
 _UNSUPPORTED = {
     "scheduler": "prefect-sweeps does not support `scheduler` (W&B's hook for Optuna or Ax "
     "engines); remove it and use method: bayes, random or grid, which run natively.",
@@ -123,7 +124,8 @@ def _check_top_keys(raw: Mapping[str, Any], report: Report) -> None:
             report.problem(
                 str(key),
                 "unknown_top_level_key",
-                f"{key!r} is not a sweep config key; the keys are {', '.join(_OWN_KEYS)}.{hint}",
+                f"{key!r} is not a sweep config key; the keys are {', '.join(_OWN_KEYS)} "
+                f"(and, accepted for W&B compatibility, {', '.join(_W_AND_B_ONLY)}).{hint}",
                 wandb=f"Additional properties are not allowed ({key!r} was unexpected)",
             )
     ignored = [k for k in _IGNORED_WITH_WARNING if k in raw]
