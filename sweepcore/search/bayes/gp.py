@@ -80,9 +80,10 @@ class SurrogateModel:
         # itself, not of one more noisy observation of it. With it, a fit that calls most of
         # the variation noise (Ackley's ripples, CV scores) sees nearly the same std
         # everywhere, and expected improvement turns into chasing the lowest mean, often one
-        # lucky draw. Measured with the second fixed start of the fit (see ``_map_theta``) on
-        # tuning seeds 100-119, 50 trials: Hartmann6 12 of 20 seeds within 0.01 against 10,
-        # Ackley-5D mean normalised score 0.28 against 0.29.
+        # lucky draw. Tuning seeds 100-119, 50 trials, Ackley-5D mean normalised score (see
+        # bench/README.md): 0.25 with this and the second fixed start of the fit (see
+        # ``_map_theta``), 0.29 with that start alone, 0.33 with neither; Hartmann6 stayed at
+        # 10 of 20 seeds within 0.01 (the count moves by about 2 on rounding-level changes).
         var = gp.kernel_.diag(X) - self.noise - np.einsum("ij,ij->j", V, V)
         return np.asarray(mean, dtype=float), np.sqrt(np.maximum(var, 1e-24))
 
@@ -206,9 +207,9 @@ def _map_theta(
 
     # Two fixed starts: the prior's median, and long length scales, from which the fit can
     # find a smooth trend under rough detail (Ackley's bowl under its ripples) that a start at
-    # short scales misses. Ackley-5D mean normalised score on tuning seeds 100-119, 50 trials,
-    # latent std in acquisition (see ``SurrogateModel.predict``): 0.28 with both starts, 0.38
-    # from the median alone; Hartmann6 12 of 20 seeds within 0.01 against 11.
+    # short scales misses. With the latent std in acquisition (``SurrogateModel.predict``),
+    # Ackley-5D mean normalised score on tuning seeds 100-119, 50 trials: 0.25 with both
+    # starts, 0.38 from the median alone.
     starts = [np.array([0.0, *([l_mean] * d), _LOG_W_PRIOR[0]])]
     starts.append(np.array([0.0, *([math.log(_L_LONG * math.sqrt(d))] * d), _LOG_W_PRIOR[0]]))
     for _ in range(n_restarts):
