@@ -1,6 +1,6 @@
 """Search quality and suggestion latency of our searchers against Optuna, skopt and hyperopt.
 
-Run ``python -m bench.search`` for the full benchmark (about an hour on 2 cores) or
+Run ``python -m bench.search`` for the full benchmark (52 min on 2 cores) or
 ``python -m bench.search --quick`` for a smoke run (under 3 minutes). Tables (Markdown and
 CSV), the raw runs and the best-so-far plots go to ``bench/results/`` (``bench/results/quick/``
 for ``--quick``). Methods whose library is not installed are skipped with a message; see

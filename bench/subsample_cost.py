@@ -23,7 +23,7 @@ import numpy as np
 from bench.runner import pin_threads
 
 VARIANTS = ("subsampled", "every observation")
-CHECKPOINTS = (150, 250)
+CHECKPOINTS = (150, 200, 250)
 
 
 def run_one(problem: str, seed: int, evals: int, variant: str) -> dict[str, Any]:
