@@ -67,12 +67,20 @@ def early_failure_reason(trials: Sequence[Trial], config: SweepConfig) -> str | 
     none of them logged the metric at all.
 
     Returns:
-        A message naming how many trials failed and the last error, or ``None`` while any trial
-        has logged a metric, finished, or fewer than :data:`MAX_INITIAL_FAILURES` have ended.
+        A message naming how many trials ended and the last error or note, or ``None`` while
+        fewer than :data:`MAX_INITIAL_FAILURES` have ended or any of them logged the metric.
     """
     ended = [t for t in trials if t.state.is_terminal]
     if len(ended) < MAX_INITIAL_FAILURES:
         return None
+    if not any(counts_toward_cap(t, config) for t in ended):
+        lines = (ended[-1].error or "no error text").strip().splitlines()
+        first, last = lines[0].strip(), lines[-1].strip()
+        shown = first if first == last or last in first else f"{first} ... {last}"
+        return (
+            f"the first {len(ended)} trials all failed before logging any metric; giving up. "
+            f"Last error ({ended[-1].trial_id}): {shown}"
+        )
     if config.metric is not None and not any(
         has_logged_metric(t, config.metric.name) for t in ended
     ):
@@ -87,12 +95,4 @@ def early_failure_reason(trials: Sequence[Trial], config: SweepConfig) -> str | 
             f"{config.metric.name!r}; giving up. Check metric.name against what the trainer "
             f"logs. Last trial ({latest.trial_id}): {why}"
         )
-    if any(counts_toward_cap(t, config) for t in ended):
-        return None
-    lines = (ended[-1].error or "no error text").strip().splitlines()
-    first, last = lines[0].strip(), lines[-1].strip()
-    shown = first if first == last or last in first else f"{first} ... {last}"
-    return (
-        f"the first {len(ended)} trials all failed before logging any metric; giving up. "
-        f"Last error ({ended[-1].trial_id}): {shown}"
-    )
+    return None

@@ -41,3 +41,13 @@ def test_finished_trials_that_never_log_the_metric_end_the_sweep_naming_it():
 def test_a_logged_metric_even_nan_keeps_the_sweep_going(value):
     # Diverging trials (NaN) are a finding about the search space, not a broken setup.
     assert early_failure_reason(_ended(MAX_INITIAL_FAILURES + 3, {"loss": value}), CONFIG) is None
+
+
+def test_trials_that_failed_before_logging_anything_are_reported_as_failures():
+    trials = [
+        Trial(f"t{i:05d}", i, {"x": 0.5}, TrialState.FAILED, error="RuntimeError: CUDA OOM")
+        for i in range(MAX_INITIAL_FAILURES)
+    ]
+    reason = early_failure_reason(trials, CONFIG)
+    assert reason is not None
+    assert "all failed before logging any metric" in reason and "CUDA OOM" in reason
