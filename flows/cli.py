@@ -44,6 +44,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         resume = ["sweep", "run", "--sweep-id", getattr(args, "sweep_id", None) or "ID"]
         if getattr(args, "store", None):
             resume += ["--store", args.store]
+        if getattr(args, "parallel", None):  # slots may stand for GPUs: keep their number
+            resume += ["--parallel", str(args.parallel)]
         print(f"interrupted; resume with: {shlex.join(resume)}", file=sys.stderr)
         return 130
     except BrokenPipeError:  # `sweep show ID | head`: the reader has seen enough
@@ -126,7 +128,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     except SweepConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
-    n_search = len(cfg.searchable)
+    n_search = sum(p.varies for p in cfg.parameters)
     print(f"{args.config}: valid {cfg.method} sweep, {n_search} searched parameter(s)")
     return 0
 

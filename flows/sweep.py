@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
+import shlex
 import threading
 import time
 import warnings
@@ -55,7 +56,7 @@ from sweepcore.store import (
     SweepNotFoundError,
     open_store,
 )
-from sweepcore.trial import Trial
+from sweepcore.trial import Trial, TrialState
 from tasks import (
     claim_trials,
     load_sweep_trials,
@@ -237,7 +238,7 @@ def _keep_slots_busy(
             break
 
         done = next(as_completed(list(futures.values())))
-        ended = _trial_result(sweep_id, done, futures)
+        ended = _trial_result(store, sweep_id, done, futures)
         controller.record(ended)
         n_ended += 1
 
@@ -274,16 +275,33 @@ def _cancel_running(
             controller.record(future.result())
         except Exception as exc:  # the trial stays running in the store; a resume re-runs it
             logger.warning("trial %s could not be recorded as cancelled: %s", trial_id, exc)
+    # Trials claimed in the store whose training never started (still queued, or their task
+    # was cancelled before it ran) would show as running, with no attempt, until a resume.
+    for trial_id in [*controller.queue, *controller.running]:
+        trial = controller.trials[trial_id]
+        if trial.state == TrialState.RUNNING and not trial.attempts:
+            ended = trial.evolve(
+                state=TrialState.CANCELLED, error="the sweep was cancelled before it started"
+            )
+            store.write_trial(sweep_id, ended)
+            controller.record(ended)
+    controller.queue.clear()
     publish_results(store, sweep_id, controller)
     state = store.read_state(sweep_id)
     store.write_state(sweep_id, {**state, "status": "cancelled", **controller.summary()})
-    logger.warning(
-        "sweep %s interrupted; resume it with: sweep run --sweep-id %s", sweep_id, sweep_id
-    )
+    logger.warning("sweep %s interrupted; resume it with: %s", sweep_id, _resume(store, sweep_id))
+
+
+def _resume(store: ResultStore, sweep_id: str) -> str:
+    """The command that resumes the sweep."""
+    return shlex.join(["sweep", "run", "--sweep-id", sweep_id, "--store", store.url])
 
 
 def _trial_result(
-    sweep_id: str, done: PrefectFuture[Trial], futures: dict[str, PrefectFuture[Trial]]
+    store: ResultStore,
+    sweep_id: str,
+    done: PrefectFuture[Trial],
+    futures: dict[str, PrefectFuture[Trial]],
 ) -> Trial:
     """The ended trial of ``done``, removed from ``futures``.
 
@@ -298,7 +316,7 @@ def _trial_result(
     except Exception as exc:
         raise SweepFailedError(
             f"trial {trial_id} could not be recorded ({type(exc).__name__}: {exc}); "
-            f"the sweep stops here. Resume it with: sweep run --sweep-id {sweep_id}"
+            f"the sweep stops here. Resume it with: {_resume(store, sweep_id)}"
         ) from exc
 
 

@@ -367,3 +367,42 @@ def test_interrupt_while_suggesting_cancels_and_records_the_submitted_trials(
     assert len(trials) == 2
     assert {t.state for t in trials} <= {TrialState.CANCELLED, TrialState.FINISHED}
     assert store.read_state("i1")["status"] == "cancelled"
+
+
+def test_interrupt_before_a_claimed_trial_starts_records_it_cancelled(tmp_path, monkeypatch):
+    """A trial claimed in the store but interrupted before its task is submitted must not be
+    left showing as running with no attempt."""
+    import flows.sweep as flow_module
+
+    real_with_options = flow_module.train_trial.with_options
+    calls = []
+
+    def with_options_then_interrupt(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:  # the first trial of the second round
+            raise KeyboardInterrupt
+        return real_with_options(*args, **kwargs)
+
+    monkeypatch.setattr(flow_module.train_trial, "with_options", with_options_then_interrupt)
+    config = {
+        "method": "random",
+        "metric": {"name": "loss"},
+        "run_cap": 8,
+        "parameters": {"x": {"min": 0.0, "max": 1.0}},
+    }
+
+    with pytest.raises(KeyboardInterrupt):
+        _run(
+            config=config,
+            function="tests.flows.trainers:quadratic",
+            store=str(tmp_path),
+            sweep_id="i2",
+            parallel=2,
+            seed=1,
+        )
+
+    trials = open_store(str(tmp_path)).load_trials("i2")
+    assert TrialState.RUNNING not in {t.state for t in trials}
+    never_started = [t for t in trials if not t.attempts]
+    assert never_started and all(t.state == TrialState.CANCELLED for t in never_started)
+    assert all("before it started" in t.error for t in never_started)
