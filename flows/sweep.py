@@ -163,7 +163,15 @@ def _run_sweep(
             grid_size=grid_size(cfg) if cfg.method == "grid" else None,
         )
         persist_trials(result_store, sweep_id, controller.recovered)
-        _run_loop(result_store, sweep_id, controller, trainer, seed, trial_retries)
+        futures: dict[str, PrefectFuture[Trial]] = {}
+        try:
+            _run_loop(result_store, sweep_id, controller, trainer, seed, trial_retries, futures)
+        except (KeyboardInterrupt, TerminationSignal):  # Ctrl-C, or SIGTERM: cancel, then stop
+            # Wherever the interrupt lands (waiting for a trial, suggesting, claiming), the
+            # trials already submitted are ended and recorded, and the sweep is marked
+            # cancelled.
+            _cancel_running(result_store, sweep_id, controller, futures)
+            raise
         publish_results(result_store, sweep_id, controller, final=True)
     finally:
         heartbeat.stop()
@@ -185,33 +193,12 @@ def _run_loop(
     trainer: Trainer,
     seed: int,
     retries: int,
-) -> None:
-    """Keep every slot busy until the controller says the sweep is done."""
-    logger = get_run_logger()
-    futures: dict[str, PrefectFuture[Trial]] = {}
-
-    try:
-        _keep_slots_busy(store, sweep_id, controller, trainer, seed, retries, futures)
-    except (KeyboardInterrupt, TerminationSignal):  # Ctrl-C, or SIGTERM: cancel, then stop
-        # Wherever the interrupt lands (waiting for a trial, suggesting, claiming), the
-        # trials already submitted are ended and recorded, and the sweep is marked cancelled.
-        _cancel_running(store, sweep_id, controller, futures)
-        raise
-
-    reason = controller.stop_reason()
-    if reason:
-        logger.info("no more trials: %s", reason)
-
-
-def _keep_slots_busy(
-    store: ResultStore,
-    sweep_id: str,
-    controller: SweepController,
-    trainer: Trainer,
-    seed: int,
-    retries: int,
     futures: dict[str, PrefectFuture[Trial]],
 ) -> None:
+    """Keep every slot busy until the controller says the sweep is done.
+
+    ``futures`` holds the submitted training tasks by trial id, for the caller to cancel.
+    """
     logger = get_run_logger()
     progress_id = create_progress_artifact(progress=0.0, key=f"sweep-progress-{_slug(sweep_id)}")
     n_ended = 0
@@ -250,6 +237,10 @@ def _keep_slots_busy(
             )
         if n_ended % RESULTS_EVERY == 0:
             publish_results(store, sweep_id, controller)
+
+    reason = controller.stop_reason()
+    if reason:
+        logger.info("no more trials: %s", reason)
 
 
 def _cancel_running(
