@@ -221,34 +221,11 @@ def test_ctrl_c_cancels_running_command_trainers_and_records_them(tmp_path):
     )
     store_dir = tmp_path / "store"
     args = ["run", config, "--store", str(store_dir), "--work-dir", str(tmp_path)]
-    proc = subprocess.Popen(
-        [*SWEEP, *args, "--sweep-id", "c1", "--parallel", "2"],
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        # A background process may have inherited SIGINT ignored; a terminal's would not.
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )
     store = open_store(str(store_dir))
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            assert proc.poll() is None
-            trials = store.load_trials("c1") if store.sweep_exists("c1") else []
-            if len(trials) == 2 and all(t.attempts for t in trials):
-                break
-            time.sleep(0.2)
-        else:
-            raise AssertionError("the trainers did not start")
-
-        proc.send_signal(signal.SIGINT)
-        _, stderr = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:  # a failed test must not leave the sweep running
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 130
+    returncode, stderr = _interrupt_when_training(
+        [*SWEEP, *args, "--sweep-id", "c1", "--parallel", "2"], REPO, store, "c1"
+    )
+    assert returncode == 130
     assert f"resume with: sweep run --sweep-id c1 --store {store_dir}" in stderr
     trials = store.load_trials("c1")
     assert [t.state for t in trials] == [TrialState.CANCELLED] * 2
@@ -277,50 +254,66 @@ def test_ctrl_c_in_a_terminal_spares_the_temporary_prefect_api(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API_")}
     env["PYTHONPATH"] = os.pathsep.join([str(REPO), str(tmp_path)])
     store_dir = tmp_path / "store"
+    argv = [*SWEEP, "run", config, "--function", "slow_trainer:train"]
+    argv += ["--store", str(store_dir), "--sweep-id", "t1", "--parallel", "2"]
+    store = open_store(str(store_dir))
+    returncode, stderr = _interrupt_when_training(
+        argv, tmp_path, store, "t1", env=env, whole_group=True, start_timeout=180
+    )
+    assert returncode == 130
+    assert "ConnectError" not in stderr and "Unable to connect" not in stderr
+    assert [t.state for t in store.load_trials("t1")] == [TrialState.CANCELLED] * 2
+    assert store.read_state("t1")["status"] == "cancelled"
+
+
+def _interrupt_when_training(
+    argv: list[str],
+    cwd: Path,
+    store,
+    sweep_id: str,
+    env: dict[str, str] | None = None,
+    whole_group: bool = False,
+    start_timeout: float = 120,
+) -> tuple[int, str]:
+    """Run ``argv``, send SIGINT once two trials are training; returns (status, stderr).
+
+    ``whole_group`` signals the command's whole process group, as a terminal's Ctrl-C does.
+    """
     proc = subprocess.Popen(
-        [
-            *SWEEP,
-            "run",
-            config,
-            "--function",
-            "slow_trainer:train",
-            "--store",
-            str(store_dir),
-            "--sweep-id",
-            "t1",
-            "--parallel",
-            "2",
-        ],
-        cwd=tmp_path,
+        argv,
+        cwd=cwd,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
-        start_new_session=True,  # its own group, which the test signals as a terminal would
+        start_new_session=whole_group,
+        # A background process may have inherited SIGINT ignored; a terminal's would not.
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
-    store = open_store(str(store_dir))
     try:
-        deadline = time.monotonic() + 180  # the temporary server takes 10-30 s to start
+        deadline = time.monotonic() + start_timeout
         while time.monotonic() < deadline:
             assert proc.poll() is None
-            trials = store.load_trials("t1") if store.sweep_exists("t1") else []
+            trials = store.load_trials(sweep_id) if store.sweep_exists(sweep_id) else []
             if len(trials) == 2 and all(t.attempts for t in trials):
                 break
             time.sleep(0.2)
         else:
             raise AssertionError("the trainers did not start")
 
-        os.killpg(proc.pid, signal.SIGINT)
+        if whole_group:
+            os.killpg(proc.pid, signal.SIGINT)
+        else:
+            proc.send_signal(signal.SIGINT)
         _, stderr = proc.communicate(timeout=60)
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+        if proc.poll() is None:  # a failed test must not leave the sweep running
+            if whole_group:
+                os.killpg(proc.pid, signal.SIGKILL)
+            else:
+                proc.kill()
             proc.wait()
-    assert proc.returncode == 130
-    assert "ConnectError" not in stderr and "Unable to connect" not in stderr
-    assert [t.state for t in store.load_trials("t1")] == [TrialState.CANCELLED] * 2
-    assert store.read_state("t1")["status"] == "cancelled"
+    return proc.returncode, stderr
 
 
 def _wait_for_finished(store, sweep_id: str, at_least: int, proc) -> list[str]:

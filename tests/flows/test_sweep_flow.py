@@ -325,6 +325,39 @@ def test_trial_retries_record_each_attempt_and_never_read_a_failure_as_result(tm
     assert len(trial.attempts) == 4
 
 
+def _interrupt_on_call(real, n: int):
+    """``real``, except that its ``n``-th call raises KeyboardInterrupt (a Ctrl-C there)."""
+    calls = []
+
+    def wrapper(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == n:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    return wrapper
+
+
+def _run_until_interrupted(tmp_path, sweep_id: str, function: str) -> list:
+    """Run a random sweep with 2 slots that gets interrupted; returns its stored trials."""
+    config = {
+        "method": "random",
+        "metric": {"name": "loss"},
+        "run_cap": 8,
+        "parameters": {"x": {"min": 0.0, "max": 1.0}},
+    }
+    with pytest.raises(KeyboardInterrupt):
+        _run(
+            config=config,
+            function=function,
+            store=str(tmp_path),
+            sweep_id=sweep_id,
+            parallel=2,
+            seed=1,
+        )
+    return open_store(str(tmp_path)).load_trials(sweep_id)
+
+
 def test_interrupt_while_suggesting_cancels_and_records_the_submitted_trials(
     tmp_path, monkeypatch
 ):
@@ -332,41 +365,15 @@ def test_interrupt_while_suggesting_cancels_and_records_the_submitted_trials(
     submitted trials ``cancelled`` or recorded, and marks the sweep cancelled for a resume."""
     import flows.sweep as flow_module
 
-    calls = []
-    real_suggest = flow_module.suggest_trials
+    monkeypatch.setattr(
+        flow_module, "suggest_trials", _interrupt_on_call(flow_module.suggest_trials, 2)
+    )
 
-    def suggest_then_interrupt(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return real_suggest(*args, **kwargs)
+    trials = _run_until_interrupted(tmp_path, "i1", "tests.flows.trainers:slow_quadratic")
 
-    monkeypatch.setattr(flow_module, "suggest_trials", suggest_then_interrupt)
-    trainer = tmp_path / "slow_trainer.py"
-    trainer.write_text("import time\n\ndef train(config, run):\n    time.sleep(1.0)\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    config = {
-        "method": "random",
-        "metric": {"name": "loss"},
-        "run_cap": 8,
-        "parameters": {"x": {"min": 0.0, "max": 1.0}},
-    }
-
-    with pytest.raises(KeyboardInterrupt):
-        _run(
-            config=config,
-            function="slow_trainer:train",
-            store=str(tmp_path),
-            sweep_id="i1",
-            parallel=2,
-            seed=1,
-        )
-
-    store = open_store(str(tmp_path))
-    trials = store.load_trials("i1")
     assert len(trials) == 2
     assert {t.state for t in trials} <= {TrialState.CANCELLED, TrialState.FINISHED}
-    assert store.read_state("i1")["status"] == "cancelled"
+    assert open_store(str(tmp_path)).read_state("i1")["status"] == "cancelled"
 
 
 def test_interrupt_before_a_claimed_trial_starts_records_it_cancelled(tmp_path, monkeypatch):
@@ -374,34 +381,12 @@ def test_interrupt_before_a_claimed_trial_starts_records_it_cancelled(tmp_path, 
     left showing as running with no attempt."""
     import flows.sweep as flow_module
 
-    real_with_options = flow_module.train_trial.with_options
-    calls = []
+    task = flow_module.train_trial
+    # The third call is the first trial of the second round.
+    monkeypatch.setattr(task, "with_options", _interrupt_on_call(task.with_options, 3))
 
-    def with_options_then_interrupt(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 3:  # the first trial of the second round
-            raise KeyboardInterrupt
-        return real_with_options(*args, **kwargs)
+    trials = _run_until_interrupted(tmp_path, "i2", "tests.flows.trainers:quadratic")
 
-    monkeypatch.setattr(flow_module.train_trial, "with_options", with_options_then_interrupt)
-    config = {
-        "method": "random",
-        "metric": {"name": "loss"},
-        "run_cap": 8,
-        "parameters": {"x": {"min": 0.0, "max": 1.0}},
-    }
-
-    with pytest.raises(KeyboardInterrupt):
-        _run(
-            config=config,
-            function="tests.flows.trainers:quadratic",
-            store=str(tmp_path),
-            sweep_id="i2",
-            parallel=2,
-            seed=1,
-        )
-
-    trials = open_store(str(tmp_path)).load_trials("i2")
     assert TrialState.RUNNING not in {t.state for t in trials}
     never_started = [t for t in trials if not t.attempts]
     assert never_started and all(t.state == TrialState.CANCELLED for t in never_started)
