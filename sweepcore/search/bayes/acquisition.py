@@ -27,7 +27,7 @@ from scipy.stats import qmc
 from sweepcore.search.bayes.gp import SurrogateModel
 from sweepcore.search.bayes.space import EncodedSpace
 
-__all__ = ["Choice", "log_expected_improvement", "maximize_log_ei"]
+__all__ = ["Choice", "cover_untried", "log_expected_improvement", "maximize_log_ei"]
 
 _LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
 _SQRT_HALF_PI = math.sqrt(math.pi / 2)
@@ -147,6 +147,34 @@ def best_of(model: SurrogateModel, X: np.ndarray) -> Choice:
     """The row of ``X`` (shape ``(m, d)``, ``m >= 1``) with the highest ``log EI``."""
     scores = _score(model, X)
     return _choice(model, X[int(np.argmax(scores))])
+
+
+def cover_untried(
+    model: SurrogateModel, space: EncodedSpace, x: np.ndarray, taken: np.ndarray
+) -> Choice:
+    """``x`` with each categorical leaf that has untried values switched to the best of them.
+
+    Leaves are switched one after another, each to the untried value with the highest
+    ``log EI`` given the leaves before it, so one point covers an untried value of every
+    leaf that has one. Leaves whose values have all been tried keep the value of ``x``.
+
+    Args:
+        model: The fitted surrogate.
+        space: The encoded space.
+        x: The point expected improvement picked (snapped, shape ``(d,)``).
+        taken: Rows already run, in flight or picked for this batch (shape ``(m, d)``).
+    """
+    x = x.copy()
+    for start, stop in space.categorical_blocks:
+        tried = np.max(taken[:, start:stop], axis=0) > 0.5 if len(taken) else np.zeros(0)
+        untried = [start + i for i in range(stop - start) if not len(taken) or not tried[i]]
+        if not untried:
+            continue
+        variants = np.repeat(x[None, :], len(untried), axis=0)
+        variants[:, start:stop] = 0.0
+        variants[np.arange(len(untried)), untried] = 1.0
+        x = variants[int(np.argmax(_score(model, variants)))]
+    return _choice(model, x)
 
 
 def _score(model: SurrogateModel, X: np.ndarray) -> np.ndarray:

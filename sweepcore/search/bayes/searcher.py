@@ -20,6 +20,9 @@ For each request of ``n`` points with history ``H`` (trial indices ``i = len(H),
    categorical and integer leaves, at most ``MAX_ENUMERATED`` points) every point is scored and
    the best one not yet tried, in flight, or in this batch is taken, so no point repeats until
    all have been tried.
+6. While fewer than ``N_COVER`` points are taken, each categorical leaf with a value no trial
+   has used is switched to the best such value
+   (:func:`~sweepcore.search.bayes.acquisition.cover_untried`).
 
 Point ``j`` of a request draws from ``rng_for_index(seed, len(H) + j)``, the fit from that of
 the first point, so the same history and seed always give the same suggestions.
@@ -39,7 +42,7 @@ from threadpoolctl import ThreadpoolController
 
 from sweepcore.config.model import SweepConfig
 from sweepcore.search.base import Suggestions, rng_for_index
-from sweepcore.search.bayes.acquisition import Choice, best_of, maximize_log_ei
+from sweepcore.search.bayes.acquisition import Choice, best_of, cover_untried, maximize_log_ei
 from sweepcore.search.bayes.gp import SurrogateModel, fit_surrogate
 from sweepcore.search.bayes.observations import ObservationTable, observation_table
 from sweepcore.search.bayes.space import MAX_ENUMERATED, EncodedSpace
@@ -60,6 +63,17 @@ N_KEEP_BEST = 50
 N_COLD_START = 2
 #: Losses above ``q3 + CLIP_IQR * (q3 - q1)`` are pulled in to it before fitting (``None``: off).
 CLIP_IQR: float | None = 3.0
+#: While fewer points than this are observed or in flight, each suggestion also tries an
+#: untried value of every categorical leaf that has one (``0``: off).
+N_COVER = 10
+# Why: the model knows nothing of a value no trial has used, so it predicts the average loss
+# there, and expected improvement prefers the neighbourhood of a good first trial. With
+# W&B's two random trials before the model, a binary leaf has a one-in-two chance of showing
+# one value only, and the other then waited 8 to 16 trials on lasso_diabetes. Tuning seeds
+# 100-109, 50 trials: lasso_diabetes reached its best known 2971.7 in 9 of 10 seeds with this
+# against 7 without, and ``mixed`` mean best went from 1.4e-4 to 4.2e-5. The cap bounds the
+# cost for a leaf with many values; 10 is the number of random trials Optuna's samplers start
+# with, which cover small categoricals by chance.
 
 _THREADS: ThreadpoolController | None = None
 
@@ -135,6 +149,8 @@ class BayesSearcher:
         info: list[dict[str, Any]] = []
         for index in indices:
             choice = _choose(model, space, anchors, taken, rng_for_index(seed, index))
+            if len(taken) < N_COVER:
+                choice = cover_untried(model, space, choice.x, taken)
             point = space.decode(choice.x)
             points.append(point)
             info.append(_info(choice, model, table.goal))

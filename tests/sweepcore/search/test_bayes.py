@@ -271,6 +271,30 @@ def test_finite_space_never_repeats_a_point_until_all_are_tried():
     assert len(seen) == 6
 
 
+def test_early_suggestions_try_every_categorical_value_the_model_would_skip():
+    # Both cold-start trials drew "a", and "a" with a small x looks promising, so expected
+    # improvement alone keeps to "a": on lasso_diabetes that cost 8 trials before the
+    # intercept's other value was tried. While fewer than N_COVER trials are taken, each
+    # suggestion switches to an untried value of every categorical leaf.
+    config = bayes({"x": {"min": 0.0, "max": 1.0}, "opt": {"values": ["a", "b", "c", "d"]}})
+    history = [trial(0, {"x": 0.4, "opt": "a"}, 1.0), trial(1, {"x": 0.9, "opt": "a"}, 5.0)]
+
+    batch = BayesSearcher().suggest(config, history, n=3, seed=SEED).points
+
+    assert sorted(p["opt"] for p in batch) == ["b", "c", "d"]
+    assert len(history) + len(batch) < bayes_searcher.N_COVER
+
+
+def test_categorical_coverage_stops_once_n_cover_trials_are_taken(monkeypatch):
+    config = bayes({"x": {"min": 0.0, "max": 1.0}, "opt": {"values": ["a", "b", "c", "d"]}})
+    history = [trial(0, {"x": 0.4, "opt": "a"}, 1.0), trial(1, {"x": 0.9, "opt": "a"}, 5.0)]
+
+    monkeypatch.setattr(bayes_searcher, "N_COVER", len(history))
+    point = BayesSearcher().suggest(config, history, n=1, seed=SEED).points[0]
+
+    assert point["opt"] == "a"
+
+
 def test_same_history_and_seed_give_identical_suggestions():
     config = bayes(MIXED)
     points = get_searcher("random").suggest(config, [], n=8, seed=5).points
