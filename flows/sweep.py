@@ -177,9 +177,9 @@ def _run_sweep(
         heartbeat.stop()
         result_store.release_lease(sweep_id, lease)
 
-    summary = {"sweep_id": sweep_id, "store": result_store.url, **controller.summary()}
+    summary = _summary(result_store, sweep_id, controller)
     status = "failed" if controller.gave_up else "completed"
-    _write_state(result_store, sweep_id, seed, status, summary)
+    _write_state(result_store, sweep_id, status, {"seed": seed, **summary})
     logger.info("sweep %s %s: %s", sweep_id, status, controller.stop_reason() or "done")
     if controller.gave_up:
         raise SweepFailedError(f"sweep {sweep_id}: {controller.stop_reason()}")
@@ -225,8 +225,13 @@ def _run_loop(
             break
 
         done = next(as_completed(list(futures.values())))
-        ended = _trial_result(store, sweep_id, done, futures)
+        trial_id = next(k for k, f in futures.items() if f is done)
+        ended = _trial_result(store, sweep_id, trial_id, done)
         controller.record(ended)
+        # Only a recorded trial leaves ``futures``: an interrupt before this line finds it
+        # there and records its result again, instead of taking it for a trial that never
+        # started and overwriting its record as cancelled.
+        del futures[trial_id]
         n_ended += 1
 
         progress = controller.progress()
@@ -254,13 +259,30 @@ def _cancel_running(
     Command trainers are terminated and Python trainers asked to return; each training task
     then writes its trial (``cancelled``, re-run by a resume) before this returns, so nothing
     recorded is lost. A second Ctrl-C stops waiting; the trials left ``running`` in the store
-    are then re-run by a resume as lost attempts.
+    are then re-run by a resume as lost attempts. Either way the state record ends
+    ``cancelled`` with the counts and the best trial recorded so far, as a completed sweep's
+    does.
     """
     logger = get_run_logger()
     n = cancel_running("the sweep was cancelled by the user", sweep_id)
     logger.warning(
         "interrupted: cancelling %d submitted trial(s), %d of them training", len(futures), n
     )
+    try:
+        _record_cancelled(store, sweep_id, controller, futures)
+    finally:
+        _write_state(store, sweep_id, "cancelled", _summary(store, sweep_id, controller))
+    logger.warning("sweep %s interrupted; resume it with: %s", sweep_id, _resume(store, sweep_id))
+
+
+def _record_cancelled(
+    store: ResultStore,
+    sweep_id: str,
+    controller: SweepController,
+    futures: dict[str, PrefectFuture[Trial]],
+) -> None:
+    """Wait for the submitted trials and record them; mark the ones never started cancelled."""
+    logger = get_run_logger()
     for trial_id, future in list(futures.items()):
         try:
             controller.record(future.result())
@@ -268,7 +290,7 @@ def _cancel_running(
             logger.warning("trial %s could not be recorded as cancelled: %s", trial_id, exc)
     # Trials claimed in the store whose training never started (still queued, or their task
     # was cancelled before it ran) would show as running, with no attempt, until a resume.
-    for trial_id in [*controller.queue, *controller.running]:
+    for trial_id in [*controller.drop_queued(), *controller.running]:
         trial = controller.trials[trial_id]
         if trial.state == TrialState.RUNNING and not trial.attempts:
             ended = trial.evolve(
@@ -276,11 +298,7 @@ def _cancel_running(
             )
             store.write_trial(sweep_id, ended)
             controller.record(ended)
-    controller.queue.clear()
     publish_results(store, sweep_id, controller)
-    state = store.read_state(sweep_id)
-    store.write_state(sweep_id, {**state, "status": "cancelled", **controller.summary()})
-    logger.warning("sweep %s interrupted; resume it with: %s", sweep_id, _resume(store, sweep_id))
 
 
 def _resume(store: ResultStore, sweep_id: str) -> str:
@@ -289,19 +307,14 @@ def _resume(store: ResultStore, sweep_id: str) -> str:
 
 
 def _trial_result(
-    store: ResultStore,
-    sweep_id: str,
-    done: PrefectFuture[Trial],
-    futures: dict[str, PrefectFuture[Trial]],
+    store: ResultStore, sweep_id: str, trial_id: str, done: PrefectFuture[Trial]
 ) -> Trial:
-    """The ended trial of ``done``, removed from ``futures``.
+    """The ended trial ``trial_id`` of the training task ``done``.
 
     A training task fails only when its trial could not be recorded (the store is down past
     every retry). The sweep then stops with a clear error; the trial is still ``running`` in
     the store and a resume runs it again.
     """
-    trial_id = next(k for k, f in futures.items() if f is done)
-    del futures[trial_id]
     try:
         return done.result()
     except Exception as exc:
@@ -429,11 +442,14 @@ def _slug(text: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in text.lower()).strip("-")
 
 
-def _write_state(
-    store: ResultStore, sweep_id: str, seed: int, status: str, summary: dict[str, Any]
-) -> None:
+def _summary(store: ResultStore, sweep_id: str, controller: SweepController) -> dict[str, Any]:
+    """What the flow returns and the state record keeps: ids, counts, the best trial."""
+    return {"sweep_id": sweep_id, "store": store.url, **controller.summary()}
+
+
+def _write_state(store: ResultStore, sweep_id: str, status: str, summary: dict[str, Any]) -> None:
     state = store.read_state(sweep_id)
-    store.write_state(sweep_id, {**state, "seed": seed, "status": status, **summary})
+    store.write_state(sweep_id, {**state, "status": status, **summary})
 
 
 # -- the lease ----------------------------------------------------------------------------

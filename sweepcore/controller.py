@@ -142,6 +142,19 @@ class SweepController:
         """Queue a claimed trial to start."""
         self.queue.append(trial.trial_id)
 
+    def drop_queued(self) -> list[str]:
+        """Empty the queue, for a sweep that is being cancelled.
+
+        The dropped trials stay in :attr:`trials` as they are; the caller records them as it
+        sees fit (the flow marks them ``cancelled``, so a resume runs them).
+
+        Returns:
+            The ids of the dropped trials, in queue order (empty if nothing was queued).
+        """
+        dropped = list(self.queue)
+        self.queue.clear()
+        return dropped
+
     def discard(self, trial: Trial) -> None:
         """Forget a trial whose id could not be claimed (another controller took it)."""
         self.trials.pop(trial.trial_id, None)

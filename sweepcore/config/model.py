@@ -94,10 +94,19 @@ class Parameter:
 
     @property
     def varies(self) -> bool:
-        """Whether the leaf can take two or more values (a one-item ``values`` list cannot)."""
+        """Whether the leaf can take two or more distinct values.
+
+        A constant cannot, nor can a ``values`` list whose items are all the same value as W&B's
+        grid sees it (:func:`sweepcore.space.canonical_key`): ``[3]``, ``["a", "a"]`` and
+        ``[2, 2.0]`` each hold one value, while ``[1, True]`` and ``[1, "1"]`` hold two.
+        """
+        # Imported here: sweepcore.space imports this module for Parameter, so a module-level
+        # import would be circular.
+        from sweepcore.space import canonical_key
+
         if self.is_constant:
             return False
-        return self.values is None or len({repr(v) for v in self.values}) > 1
+        return self.values is None or len({canonical_key(v) for v in self.values}) > 1
 
     def to_spec(self) -> dict[str, Any]:
         """The filled W&B spec of this leaf, as W&B's fill step would write it."""

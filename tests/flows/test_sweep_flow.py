@@ -325,15 +325,19 @@ def test_trial_retries_record_each_attempt_and_never_read_a_failure_as_result(tm
     assert len(trial.attempts) == 4
 
 
-def _interrupt_on_call(real, n: int):
-    """``real``, except that its ``n``-th call raises KeyboardInterrupt (a Ctrl-C there)."""
+def _interrupt_on_call(real, n: int, after: bool = False):
+    """``real``, except that its ``n``-th call raises KeyboardInterrupt (a Ctrl-C there);
+    with ``after``, the Ctrl-C lands just after that call has returned."""
     calls = []
 
     def wrapper(*args, **kwargs):
         calls.append(1)
+        if len(calls) == n and not after:
+            raise KeyboardInterrupt
+        result = real(*args, **kwargs)
         if len(calls) == n:
             raise KeyboardInterrupt
-        return real(*args, **kwargs)
+        return result
 
     return wrapper
 
@@ -391,3 +395,65 @@ def test_interrupt_before_a_claimed_trial_starts_records_it_cancelled(tmp_path, 
     never_started = [t for t in trials if not t.attempts]
     assert never_started and all(t.state == TrialState.CANCELLED for t in never_started)
     assert all("before it started" in t.error for t in never_started)
+
+
+def _assert_state_names_best_finished(tmp_path, sweep_id: str, trials: list) -> None:
+    """The cancelled sweep's state record names its best finished trial, as a completed one's
+    does."""
+    losses = {t.trial_id: t.summary["loss"] for t in trials if t.state == TrialState.FINISHED}
+    assert losses
+    state = open_store(str(tmp_path)).read_state(sweep_id)
+    assert state["status"] == "cancelled"
+    assert state["best_trial_id"] == min(losses, key=losses.__getitem__)
+    assert state["best_value"] == min(losses.values())
+    assert state["sweep_id"] == sweep_id and state["store"] == str(tmp_path)
+
+
+def test_interrupt_just_after_a_trial_ends_keeps_its_result_and_names_the_best(
+    tmp_path, monkeypatch
+):
+    """A Ctrl-C right after the loop took a finished trial's result, before recording it:
+    the trial stays finished in the store (it used to be overwritten as cancelled, "before it
+    started") and the state's best trial counts it."""
+    import flows.sweep as flow_module
+
+    real, ended = flow_module._trial_result, []
+
+    def keep_result(*args, **kwargs):
+        ended.append(real(*args, **kwargs))
+        return ended[-1]
+
+    monkeypatch.setattr(flow_module, "_trial_result", _interrupt_on_call(keep_result, 1, True))
+
+    trials = _run_until_interrupted(tmp_path, "i3", "tests.flows.trainers:quadratic")
+
+    (first,) = ended
+    stored = {t.trial_id: t for t in trials}
+    assert first.state == TrialState.FINISHED
+    assert stored[first.trial_id].state == TrialState.FINISHED
+    assert stored[first.trial_id].summary == first.summary
+    _assert_state_names_best_finished(tmp_path, "i3", trials)
+
+
+def test_second_interrupt_still_records_the_cancelled_state_and_best_trial(tmp_path, monkeypatch):
+    """A second Ctrl-C while the sweep waits for its cancelled trials stops the waiting, but
+    the state record still says ``cancelled`` and names the best trial that had finished."""
+    import flows.sweep as flow_module
+    from sweepcore.controller import SweepController
+
+    monkeypatch.setattr(
+        flow_module, "suggest_trials", _interrupt_on_call(flow_module.suggest_trials, 2)
+    )
+    real, recorded = SweepController.record, []
+
+    def keep_record(self, trial):
+        recorded.append(trial)
+        real(self, trial)
+
+    # Call 1 records the first ended trial; call 2 is the wait for the other, cancelled one.
+    monkeypatch.setattr(SweepController, "record", _interrupt_on_call(keep_record, 2))
+
+    trials = _run_until_interrupted(tmp_path, "i4", "tests.flows.trainers:slow_quadratic")
+
+    assert len(trials) == 2 and len(recorded) == 1
+    _assert_state_names_best_finished(tmp_path, "i4", recorded)

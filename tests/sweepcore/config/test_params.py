@@ -247,3 +247,47 @@ def test_config_rejects_run_config_shaped_nested_dict_with_fix() -> None:
     error = _refused(_space({"nested": {"learning_rate": 0.01}}))
     assert "this looks like a run config (keys learning_rate)" in str(error)
     assert "nested: {parameters: {learning_rate: {value: 0.01}}}" in str(error)
+
+
+def test_values_that_wandb_counts_as_one_value_do_not_vary() -> None:
+    """WANDB-COMPAT.md section 4.4: values are the same when their canonical YAML dumps are.
+
+    ======================  ======  =====================================
+    values                  varies  why
+    ======================  ======  =====================================
+    [2, 2.0]                no      a whole-number float dumps as the int
+    [{a: 1, b: 2}, {b: 2,   no      dict keys are sorted
+    a: 1}]
+    [nan, nan]              no      NaN equals NaN
+    [1, true]               yes     True is not 1
+    [1, "1"]                yes     "1" is not 1
+    [2, 2.5]                yes     two numbers
+    ======================  ======  =====================================
+    """
+    nan = float("nan")
+    config, _ = check_config(
+        _space(
+            {
+                "a": {"values": [2, 2.0]},
+                "b": {"values": [{"a": 1, "b": 2}, {"b": 2, "a": 1}]},
+                "c": {"values": [nan, nan]},
+                "d": {"values": [1, True]},
+                "e": {"values": [1, "1"]},
+                "f": {"values": [2, 2.5]},
+            }
+        )
+    )
+    assert {p.name: p.varies for p in config.parameters} == {
+        "a": False,
+        "b": False,
+        "c": False,
+        "d": True,
+        "e": True,
+        "f": True,
+    }
+
+
+def test_bayes_refuses_values_lists_of_one_value_written_twice() -> None:
+    config = _space({"x": {"values": [2, 2.0]}, "y": {"value": 1}}, method="bayes")
+    with pytest.raises(SweepConfigError, match="at least one parameter that varies"):
+        check_config({**config, "metric": {"name": "loss"}})

@@ -1,0 +1,49 @@
+"""The sweep loop's bookkeeping (sweepcore.controller), driven without Prefect."""
+
+from __future__ import annotations
+
+from sweepcore.config import load_config
+from sweepcore.controller import SweepController
+from sweepcore.search import get_searcher
+from sweepcore.trial import Trial, TrialState
+
+CONFIG = load_config(
+    {
+        "method": "random",
+        "metric": {"name": "loss"},
+        "run_cap": 10,
+        "parameters": {"x": {"min": 0.0, "max": 1.0}},
+    }
+)
+
+
+def _queued(controller: SweepController, n: int) -> list[Trial]:
+    new = controller.suggest(get_searcher("random"), n, seed=3)
+    for trial in new:
+        controller.enqueue(trial)
+    return new
+
+
+def test_drop_queued_returns_the_queued_ids_in_order_and_leaves_running_trials() -> None:
+    controller = SweepController(CONFIG, [], parallel=1)
+    first, second, third = _queued(controller, 3)
+    assert controller.start_next() == [first]
+
+    assert controller.drop_queued() == [second.trial_id, third.trial_id]
+
+    assert controller.drop_queued() == []
+    assert controller.start_next() == []
+    assert controller.running == {first.trial_id}
+    assert set(controller.trials) == {first.trial_id, second.trial_id, third.trial_id}
+    assert controller.trials[second.trial_id].state == TrialState.RUNNING
+
+
+def test_drop_queued_includes_trials_a_resume_queued_again() -> None:
+    """A trial left running by a dead controller is queued again on resume; dropping the queue
+    returns it too, still recorded as cancelled."""
+    lost = Trial(Trial.id_for(0), 0, {"x": 0.5})
+    controller = SweepController(CONFIG, [lost])
+
+    assert controller.drop_queued() == [lost.trial_id]
+    assert controller.trials[lost.trial_id].state == TrialState.CANCELLED
+    assert controller.n_new_wanted() == 4
