@@ -21,6 +21,14 @@ and measured 3.8 ms per call at 100 points and 25 ms at 300 on the 2-core CI mac
 about a tenth of that here, which decides whether one suggestion takes 50 ms or 500 ms. The
 fitted ``theta`` is handed to :class:`sklearn.gaussian_process.GaussianProcessRegressor`
 through its ``optimizer=`` hook, and scikit-learn does the posterior.
+
+The GP models the residuals of a prior mean ``m(x) = beta . f(x)`` with
+``f(x) = [1, sum_j z_j^2, z_1 .. z_k]`` and ``z = x - 0.5`` over the numeric columns: a bowl
+or a tilt across the whole cube. ``beta`` is the generalised least squares estimate under the
+fitted kernel, with a standard normal prior on every coefficient but the constant (see
+``_fit_trend``). Far from every trial the posterior falls back to this trend instead of to the
+average loss, which would flatter regions nobody has tried (the comment above
+``_trend_features`` has the measurements).
 """
 
 from __future__ import annotations
@@ -53,11 +61,13 @@ class SurrogateModel:
     """A fitted GP over the unit cube and the standardisation of its targets.
 
     Attributes:
-        gp: The fitted scikit-learn regressor (targets in standard units).
+        gp: The fitted scikit-learn regressor; its targets are the residuals of the prior mean,
+            in standard units.
         theta: Its fitted log hyperparameters (layout in the module docstring).
         y_mean: Mean of the raw losses.
         y_scale: Standard deviation of the raw losses (1.0 when they have none).
         best: Lowest standardised target the model was fitted on (believed ones included).
+        trend: The prior mean's features and coefficients; ``None`` is a zero prior mean.
     """
 
     gp: GaussianProcessRegressor
@@ -65,6 +75,13 @@ class SurrogateModel:
     y_mean: float
     y_scale: float
     best: float
+    trend: _Trend | None = None
+
+    def prior_mean(self, X: np.ndarray) -> np.ndarray:
+        """The prior mean ``m(x)`` at ``X`` (shape ``(m, d)``), standard units."""
+        if self.trend is None:
+            return np.zeros(len(X))
+        return self.trend.at(X)
 
     def predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Posterior mean and standard deviation at ``X`` (shape ``(m, d)``), standard units."""
@@ -74,7 +91,7 @@ class SurrogateModel:
         # hundred times per suggestion.
         gp = self.gp
         K_trans = gp.kernel_(X, gp.X_train_)
-        mean = K_trans @ gp.alpha_
+        mean = K_trans @ gp.alpha_ + self.prior_mean(X)
         V = linalg.solve_triangular(gp.L_, K_trans.T, lower=True, check_finite=False)
         # The white-noise term is left out: acquisition wants the uncertainty of the objective
         # itself, not of one more noisy observation of it. With it, a fit that calls most of
@@ -99,14 +116,14 @@ class SurrogateModel:
         mean surface barely moves while the variance at and around ``X`` collapses.
         """
         X_all = np.vstack([self.gp.X_train_, X])
-        y_all = np.concatenate([self.gp.y_train_, y_std])
+        y_all = np.concatenate([self.gp.y_train_, y_std - self.prior_mean(X)])
         gp = GaussianProcessRegressor(self.gp.kernel_, optimizer=None, normalize_y=False)
         gp.fit(X_all, y_all)
         # A believed value is an observation like any other, incumbent included; otherwise a
         # point predicted below the incumbent keeps its expected improvement and the batch
         # piles up on it.
         best = min(self.best, float(np.min(y_std))) if len(y_std) else self.best
-        return SurrogateModel(gp, self.theta, self.y_mean, self.y_scale, best)
+        return SurrogateModel(gp, self.theta, self.y_mean, self.y_scale, best, self.trend)
 
     def conditioned_on(self, X: np.ndarray, y_std: np.ndarray) -> SurrogateModel:
         """The same hyperparameters and standardisation on another training set.
@@ -116,12 +133,17 @@ class SurrogateModel:
             y_std: Targets in this model's standard units, shape ``(n,)``.
         """
         gp = GaussianProcessRegressor(self.gp.kernel_, optimizer=None, normalize_y=False)
-        gp.fit(X, y_std)
-        return SurrogateModel(gp, self.theta, self.y_mean, self.y_scale, float(np.min(y_std)))
+        gp.fit(X, y_std - self.prior_mean(X))
+        best = float(np.min(y_std))
+        return SurrogateModel(gp, self.theta, self.y_mean, self.y_scale, best, self.trend)
 
 
 def fit_surrogate(
-    X: np.ndarray, y: np.ndarray, rng: np.random.Generator, n_restarts: int = 2
+    X: np.ndarray,
+    y: np.ndarray,
+    rng: np.random.Generator,
+    n_restarts: int = 2,
+    trend_columns: np.ndarray | None = None,
 ) -> SurrogateModel:
     """Fit the GP to losses ``y`` at ``X`` by MAP (see the module docstring).
 
@@ -130,6 +152,9 @@ def fit_surrogate(
         y: Losses (lower is better), shape ``(n,)``, all finite.
         rng: Draws the random restarts.
         n_restarts: Random starts beside the fixed one.
+        trend_columns: The numeric columns the prior mean's bowl and tilt are made of; ``None``
+            or empty for a zero prior mean (one-hot columns must not be among them: their
+            squares duplicate the constant).
 
     Returns:
         The fitted model.
@@ -149,13 +174,68 @@ def fit_surrogate(
 
     theta = _map_theta(X, y_std, rng, n_restarts)
     kernel = _kernel(d)
+    trend = None
+    if trend_columns is not None and len(trend_columns):
+        trend = _fit_trend(kernel.clone_with_theta(theta)(X), X, y_std, trend_columns)
     fixed_optimizer = _FixedTheta(theta)
     gp = GaussianProcessRegressor(kernel, optimizer=fixed_optimizer, normalize_y=False)
     with warnings.catch_warnings():
         # Hyperparameters at their bounds are expected (irrelevant columns get long scales).
         warnings.simplefilter("ignore", ConvergenceWarning)
-        gp.fit(X, y_std)
-    return SurrogateModel(gp, theta, y_mean, y_scale, float(np.min(y_std)))
+        gp.fit(X, y_std if trend is None else y_std - trend.at(X))
+    return SurrogateModel(gp, theta, y_mean, y_scale, float(np.min(y_std)), trend)
+
+
+@dataclass(frozen=True)
+class _Trend:
+    """The prior mean ``beta . f(x)`` over the numeric ``columns`` (see the module docstring)."""
+
+    columns: np.ndarray
+    beta: np.ndarray
+
+    def at(self, X: np.ndarray) -> np.ndarray:
+        out: np.ndarray = _trend_features(X, self.columns) @ self.beta
+        return out
+
+
+# Why a trend. Expected improvement is highest where the posterior is both uncertain and not
+# known to be bad. With a constant prior mean, a point far from every trial is predicted at the
+# average loss with the full prior variance, and the average is flattering once most trials sit
+# in a good region: a sequential Hartmann6 run spent 13 of its 50 trials on corners of the cube.
+# The bowl lets the data say "far from the centre is worse", the tilt "this side is better", so
+# optima on a bound (common for hyperparameters) are not pulled to the centre: a bowl alone
+# lost rf_wine (mean normalised score 0.83 against 0.32 without a trend, tuning seeds 105-109).
+#
+# Measured on tuning seeds (never the benchmark's), 50 sequential trials, against a constant
+# prior mean in brackets (mean normalised score, lower is better): Hartmann6 13 of 20 seeds
+# within 0.01 (10), Hartmann6 mirrored 11 of 20 (7), Ackley-5D 0.23 (0.25) on 20 seeds,
+# Rosenbrock-4D 0.049 (0.077) on 12; svm_breast_cancer 0.41 (0.90), gb_diabetes 0.27 (0.41),
+# rf_wine 0.42 (0.33), mlp_digits 0.78 (0.78) on 10; lasso_diabetes 0.6 (1.2) on 5. The one
+# that lost most is Ackley-5D moved so its optimum sits off centre: 0.59 (0.48) on 12 seeds.
+# The kernel's hyperparameters are fitted under a constant mean and kept; the trend comes after.
+
+
+def _trend_features(X: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """``f(x) = [1, sum_j z_j^2, z_1 .. z_k]`` with ``z = x[columns] - 0.5`` (shape (n, k+2))."""
+    Z = X[:, columns] - 0.5
+    return np.column_stack([np.ones(len(X)), np.sum(Z**2, axis=1), Z])
+
+
+def _fit_trend(K: np.ndarray, X: np.ndarray, y: np.ndarray, columns: np.ndarray) -> _Trend:
+    """Generalised least squares ``beta`` under the kernel matrix ``K`` (noise included).
+
+    ``beta = (F' K^-1 F + P)^-1 F' K^-1 y`` with ``P`` the precision of the coefficients'
+    prior: standard normal for the bowl and tilt (in standard units of the loss, per unit of
+    the cube), flat for the constant. The prior also keeps ``beta`` determined when there are
+    fewer trials than coefficients (two trials, seven coefficients in 5-D).
+    """
+    F = _trend_features(X, columns)
+    factor = linalg.cho_factor(K, lower=True, check_finite=False)
+    KiF = linalg.cho_solve(factor, F, check_finite=False)
+    precision = np.ones(F.shape[1])
+    precision[0] = 0.0
+    beta = np.linalg.solve(F.T @ KiF + np.diag(precision), KiF.T @ y)
+    return _Trend(np.asarray(columns, dtype=int), beta)
 
 
 class _FixedTheta:

@@ -222,11 +222,12 @@ def test_surrogate_predictions_match_scikit_learn():
     rng = np.random.default_rng(0)
     X = rng.random((30, 3))
     y = np.sin(3.0 * X.sum(axis=1)) + rng.normal(0.0, 0.3, 30)
-    model = fit_surrogate(X, y, rng)
+    model = fit_surrogate(X, y, rng, trend_columns=np.arange(3))
     Z = rng.random((50, 3))
 
     mean, std = model.predict(Z)
     want_mean, want_std = model.gp.predict(Z, return_std=True)
+    want_mean += model.prior_mean(Z)
 
     # scikit-learn's std is that of a new noisy observation; ours leaves the noise out.
     assert model.noise > 1e-3
@@ -234,6 +235,21 @@ def test_surrogate_predictions_match_scikit_learn():
     np.testing.assert_allclose(mean, want_mean, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(std, want_latent, rtol=1e-6, atol=1e-9)
     assert np.all(std < want_std)
+
+
+def test_far_from_every_trial_the_model_follows_the_fitted_bowl_not_the_average():
+    # Trials near the centre of a bowl: a corner, far from all of them, is worse than any.
+    rng = np.random.default_rng(0)
+    X = 0.3 + 0.4 * rng.random((15, 2))
+    y = np.sum((X - 0.5) ** 2, axis=1)
+    corner = np.zeros((1, 2))
+
+    with_trend = fit_surrogate(X, y, rng, trend_columns=np.arange(2)).predict(corner)[0][0]
+    constant = fit_surrogate(X, y, rng).predict(corner)[0][0]
+
+    highest = (y.max() - y.mean()) / y.std()
+    assert with_trend > highest
+    assert constant < highest
 
 
 def test_a_diverged_trial_does_not_flatten_the_model():
