@@ -22,6 +22,7 @@ import sys
 import time
 import warnings
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 __all__ = ["main"]
@@ -41,16 +42,43 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args))
     except KeyboardInterrupt:
-        resume = ["sweep", "run", "--sweep-id", getattr(args, "sweep_id", None) or "ID"]
-        if getattr(args, "store", None):
-            resume += ["--store", args.store]
-        if getattr(args, "parallel", None):  # slots may stand for GPUs: keep their number
-            resume += ["--parallel", str(args.parallel)]
-        print(f"interrupted; resume with: {shlex.join(resume)}", file=sys.stderr)
+        print(_after_interrupt(args), file=sys.stderr)
         return 130
     except BrokenPipeError:  # `sweep show ID | head`: the reader has seen enough
         sys.stderr.close()
         return 0
+
+
+def _after_interrupt(args: argparse.Namespace) -> str:
+    """What to do next: the resume command, or rerun if no sweep was stored yet."""
+    if args.command != "run":
+        return "interrupted"
+    sweep_id = getattr(args, "sweep_id", None)
+    if not _sweep_stored(args.store, sweep_id):
+        return (
+            "interrupted before the sweep was stored, so there is nothing to resume; "
+            "run the same command again"
+        )
+    # The program as it was called (``.venv/bin/sweep`` when the venv is not on PATH).
+    program = sys.argv[0] if Path(sys.argv[0]).name == "sweep" else "sweep"
+    resume = [program, "run", "--sweep-id", sweep_id or "ID"]
+    if getattr(args, "store", None):
+        resume += ["--store", args.store]
+    if getattr(args, "parallel", None):  # slots may stand for GPUs: keep their number
+        resume += ["--parallel", str(args.parallel)]
+    return f"interrupted; resume with: {shlex.join(resume)}"
+
+
+def _sweep_stored(store_url: str | None, sweep_id: str | None) -> bool:
+    """Whether the store holds ``sweep_id``; ``True`` when that cannot be told."""
+    if sweep_id is None:
+        return False
+    try:
+        from sweepcore.store import open_store
+
+        return bool(open_store(store_url).sweep_exists(sweep_id))
+    except Exception:  # an unreachable store: the resume line is still the best advice
+        return True
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -20,8 +20,10 @@ one per parameter   dotted names for nested ones (``optim.lr``)
                     integer ``fold`` gives its other numeric keys for that fold
 ==================  ==========================================================================
 
-Ranking: trials with a metric value come first, best first (ties keep index order); the rest
-follow in index order. Without a ``metric`` section the order is the index order.
+Ranking: ended trials with a metric value come first, best first (ties keep index order); the
+rest follow in index order. ``running`` and ``cancelled`` trials are not ranked, whatever they
+logged: a resume runs them again, and the state record's best trial is chosen among ended
+trials alone. Without a ``metric`` section the order is the index order.
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ def build_leaderboard(config: SweepConfig, trials: Sequence[Trial]) -> pd.DataFr
     frame = pd.DataFrame(rows, columns=_columns(config, rows))
     if metric is not None and len(frame):
         values = pd.to_numeric(frame[metric.name], errors="coerce")
+        ended = pd.Series([t.state.is_terminal for t in trials], index=frame.index)
+        values = values.where(ended)
         ranked = frame.assign(_has=values.notna(), _v=values)
         ranked = ranked.sort_values(
             ["_has", "_v"],

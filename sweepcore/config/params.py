@@ -216,6 +216,18 @@ def _distribution_of(site: ParamSite) -> str | None:
     if not spec:
         site.invalid("the spec is empty; give value, values, min/max or a distribution.")
         return None
+    typos = {
+        k: " or ".join(map(repr, close))
+        for k in map(str, spec)
+        if (close := difflib.get_close_matches(k, sorted(_SPEC_KEYS), n=2, cutoff=0.6))
+    }
+    if typos:
+        # A misspelt spec key (``valuse``) reads as a run config too; the typo is likelier.
+        site.invalid(
+            " ".join(f"unknown key {k!r}: did you mean {v}?" for k, v in typos.items())
+            + " Each parameter needs value, values, min/max or distribution."
+        )
+        return None
     key, value = next(iter(spec.items()))
     example = f"{{value: {value!r}}}" if not isinstance(value, Mapping) else "{parameters: ...}"
     site.invalid(

@@ -247,11 +247,13 @@ def _check_method_needs(
     if parameters and not any(p.varies for p in parameters):
         # A one-item values list is searchable in form only: bayes would repeat that one
         # point forever (it never exhausts), so it is refused like a constant.
+        names = ", ".join(".".join(p.path) for p in parameters)
         report.problem(
             "parameters",
             "invalid_parameter_spec",
-            "bayes search needs at least one parameter that varies, but every parameter is a "
-            "constant value or a values list of one item. Give one several values, min/max or "
-            "a distribution, or use method: grid to run the single point. Need at least one "
-            "searchable parameter for bayes search.",
+            f"bayes search needs at least one parameter that varies, but each of {names} holds "
+            "one value: a constant, or a values list whose items are all one value (2 and 2.0 "
+            "are one value). Give one several values, min/max or a distribution, or use "
+            "method: grid to run the single point.",
+            wandb="Need at least one searchable parameter for bayes search.",
         )

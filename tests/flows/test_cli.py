@@ -416,3 +416,22 @@ def test_run_refuses_a_malformed_s3_url_and_a_missing_sweep_before_prefect(tmp_p
     assert missing.returncode == 1
     assert "no sweep with id 'nope' to resume" in missing.stderr
     assert "Traceback" not in missing.stderr and "Prefect" not in missing.stderr
+
+
+def test_an_interrupt_before_the_sweep_is_stored_says_there_is_nothing_to_resume(tmp_path):
+    # Ctrl-C while Prefect starts, before the flow has stored the sweep: a resume command
+    # would only fail with "no sweep with id ... to resume".
+    import argparse
+
+    from flows.cli import _after_interrupt
+
+    store = str(tmp_path / "store")
+    args = argparse.Namespace(command="run", store=store, sweep_id="s1", parallel=2)
+    before = _after_interrupt(args)
+    open_store(store).create_sweep("s1", {"method": "random", "parameters": {}}, {"seed": 0})
+    after = _after_interrupt(args)
+
+    assert "nothing to resume; run the same command again" in before
+    assert (
+        after == f"interrupted; resume with: sweep run --sweep-id s1 --store {store} --parallel 2"
+    )

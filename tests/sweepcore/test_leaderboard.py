@@ -48,6 +48,19 @@ def test_leaderboard_ranks_best_first_and_trials_without_metric_last():
     assert list(frame.columns[:4]) == ["trial_id", "state", "clip", "optim.lr"]  # sorted
 
 
+def test_trials_a_resume_runs_again_are_listed_but_not_ranked():
+    # A cancelled or running trial's values come from an attempt cut short; the state record's
+    # best trial ignores them, so the leaderboard must not put them first either.
+    trials = [
+        *TRIALS,
+        _trial(4, 0.1, 0, [{"acc": 0.99}], "cancelled"),
+        _trial(5, 0.01, 0, [{"acc": 0.98}], "running"),
+    ]
+    frame = build_leaderboard(CONFIG, trials)
+    assert list(frame["trial_id"]) == ["t00002", "t00001", "t00000", "t00003", "t00004", "t00005"]
+    assert frame.set_index("trial_id").loc["t00004", "acc"] == 0.99
+
+
 def test_leaderboard_has_a_column_per_fold_value():
     frame = build_leaderboard(CONFIG, TRIALS).set_index("trial_id")
     assert frame.loc["t00000", "fold0.fold_acc"] == 0.8

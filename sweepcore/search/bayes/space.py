@@ -8,8 +8,9 @@ Every searchable leaf of the config owns one or more columns of the encoded matr
   parameters are modelled in log space), the CDF for normal and beta families, the centre of the
   integer's slice for ``int_uniform``. Positions of unbounded families are clipped to
   ``[1e-6, 1 - 1e-6]`` so a decoded value never sits 38 sigma out;
-* a categorical leaf with ``k`` values owns ``k`` one-hot columns (an ordinal code would invent
-  an order and a distance between the choices); a candidate decodes to its largest column;
+* a categorical leaf with ``k`` distinct values owns ``k`` one-hot columns (an ordinal code
+  would invent an order and a distance between the choices); a candidate decodes to its
+  largest column; values that are the same for grid (``2`` and ``2.0``) share one column;
 * constants own no column and are copied into every point.
 
 Decoding rounds integers and ``q_*`` values, so every suggestion has the type and support
@@ -54,6 +55,7 @@ class _Block:
     start: int
     stop: int
     keys: tuple[Hashable, ...] = ()
+    choices: tuple[Any, ...] = ()
 
     @property
     def is_categorical(self) -> bool:
@@ -75,10 +77,14 @@ class EncodedSpace:
             if param.is_constant:
                 continue
             if param.distribution == "categorical":
-                values = param.values or ()
-                keys = tuple(canonical_key(v) for v in values)
-                blocks.append(_Block(param, start, start + len(values), keys))
-                start += len(values)
+                # One column per distinct value: a value listed twice (``[2, 2.0, 3]``) is one
+                # choice, as it is for grid, or its second column would never be marked tried.
+                distinct: dict[Hashable, Any] = {}
+                for value in param.values or ():
+                    distinct.setdefault(canonical_key(value), value)
+                keys, choices = tuple(distinct), tuple(distinct.values())
+                blocks.append(_Block(param, start, start + len(keys), keys, choices))
+                start += len(keys)
             else:
                 blocks.append(_Block(param, start, start + 1))
                 start += 1
@@ -118,9 +124,8 @@ class EncodedSpace:
         values: dict[tuple[str, ...], Any] = {}
         for block in self._blocks:
             if block.is_categorical:
-                choices = block.param.values or ()
                 index = int(np.argmax(row[block.start : block.stop]))
-                values[block.param.path] = copy.deepcopy(choices[index])
+                values[block.param.path] = copy.deepcopy(block.choices[index])
             else:
                 u = self._clip(block, float(row[block.start]))
                 values[block.param.path] = from_unit(block.param, u)

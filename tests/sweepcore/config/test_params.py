@@ -249,6 +249,13 @@ def test_config_rejects_run_config_shaped_nested_dict_with_fix() -> None:
     assert "nested: {parameters: {learning_rate: {value: 0.01}}}" in str(error)
 
 
+def test_a_misspelt_spec_key_is_named_with_the_key_it_resembles() -> None:
+    error = _refused(_space({"a": {"valuse": [1, 2]}, "g": {"parameters": {"b": {"mni": 0}}}}))
+    assert "parameters.a: unknown key 'valuse': did you mean 'value' or 'values'?" in str(error)
+    assert "unknown key 'mni': did you mean 'min'" in str(error)
+    assert "looks like a run config" not in str(error)
+
+
 def test_values_that_wandb_counts_as_one_value_do_not_vary() -> None:
     """WANDB-COMPAT.md section 4.4: values are the same when their canonical YAML dumps are.
 

@@ -206,7 +206,7 @@ def test_bayes_refuses_one_item_values_lists_like_constants() -> None:
         "metric": {"name": "loss"},
         "parameters": {"x": {"value": 1}, "y": {"values": [3]}, "z": {"values": ["a", "a"]}},
     }
-    with pytest.raises(SweepConfigError, match="a values list of one item") as info:
+    with pytest.raises(SweepConfigError, match="each of x, y, z holds one value") as info:
         check_config(raw)
     assert [p.path for p in info.value.problems] == ["parameters"]
 

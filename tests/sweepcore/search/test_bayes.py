@@ -301,6 +301,19 @@ def test_early_suggestions_try_every_categorical_value_the_model_would_skip():
     assert len(history) + len(batch) < bayes_searcher.N_COVER
 
 
+def test_a_value_listed_twice_is_one_choice_and_coverage_reaches_the_others():
+    # ``2`` and ``2.0`` are one value for grid; with a column each, the second column was never
+    # marked tried and every early suggestion was forced onto ``2.0``.
+    config = bayes({"x": {"min": 0.0, "max": 1.0}, "d": {"values": [2, 2.0, 3]}})
+    history = [trial(0, {"x": 0.4, "d": 2}, 1.0), trial(1, {"x": 0.9, "d": 2}, 5.0)]
+
+    points = BayesSearcher().suggest(config, history, n=2, seed=SEED).points
+
+    assert EncodedSpace(config.parameters).n_columns == 3
+    assert points[0]["d"] == 3
+    assert points[1]["d"] in (2, 3)
+
+
 def test_categorical_coverage_stops_once_n_cover_trials_are_taken(monkeypatch):
     config = bayes({"x": {"min": 0.0, "max": 1.0}, "opt": {"values": ["a", "b", "c", "d"]}})
     history = [trial(0, {"x": 0.4, "opt": "a"}, 1.0), trial(1, {"x": 0.9, "opt": "a"}, 5.0)]
