@@ -189,6 +189,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
             check_trainer(cfg, Trainer(function=args.function, work_dir=args.work_dir or "."))
         if resuming:
             _refuse_live_controller(store, args.sweep_id)
+            if cfg is not None:  # refused here too, before Prefect's start-up
+                _refuse_changed_space(store, args.sweep_id, cfg)
     except (SweepConfigError, TrainerError, ValueError) as exc:  # ValueError: bad store URL
         print(f"sweep run: {exc}", file=sys.stderr)
         return 2
@@ -243,6 +245,15 @@ def _refuse_live_controller(store: Any, sweep_id: str) -> None:
             f"sweep {sweep_id!r} in {store.url} is being run by another controller "
             f"(pid {lease.pid} on {lease.host})"
         )
+
+
+def _refuse_changed_space(store: Any, sweep_id: str, given: Any) -> None:
+    from sweepcore.config import load_config, require_same_search_space
+
+    with warnings.catch_warnings():  # the stored config's warnings were shown when it was made
+        warnings.simplefilter("ignore")
+        stored = load_config(store.read_config(sweep_id))
+    require_same_search_space(stored, given, sweep_id)
 
 
 def _check_remote(store: Any) -> None:

@@ -33,11 +33,10 @@ from prefect.states import Failed
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from sweepcore.config import (
-    ConfigProblem,
     SweepConfig,
     SweepConfigError,
     load_config,
-    search_space_changes,
+    require_same_search_space,
 )
 from sweepcore.controller import SweepController
 from sweepcore.execute import (
@@ -367,16 +366,7 @@ def _open_sweep(
     if sweep_id and store.sweep_exists(sweep_id):
         stored = _load_logging_warnings(store.read_config(sweep_id))
         if given is not None:
-            changes = search_space_changes(stored, given)
-            if changes:
-                raise _config_error(
-                    f"sweep {sweep_id}: the config's search space differs from the stored one, "
-                    "and a sweep's search space cannot change:\n      "
-                    + "\n      ".join(changes)
-                    + "\n    Start a new sweep (another --sweep-id) to search the new space, "
-                    "or leave CONFIG out to resume with the stored one.",
-                    "search_space_changed",
-                )
+            require_same_search_space(stored, given, sweep_id)
         state = store.read_state(sweep_id)
         trainer = Trainer(
             function=trainer.function if trainer.function is not None else state.get("function"),
@@ -427,10 +417,6 @@ def _load_logging_warnings(source: str | dict[str, Any]) -> SweepConfig:
     for warning in caught:
         get_run_logger().warning("config: %s", warning.message)
     return cfg
-
-
-def _config_error(message: str, kind: str) -> SweepConfigError:
-    return SweepConfigError([ConfigProblem("", message, kind)])
 
 
 def new_sweep_id() -> str:

@@ -1,6 +1,6 @@
 """Sweep configs in W&B's format: load, validate, and the typed records they become."""
 
-from sweepcore.config.compare import search_space_changes
+from sweepcore.config.compare import require_same_search_space, search_space_changes
 from sweepcore.config.errors import ConfigProblem, SweepConfigError
 from sweepcore.config.loader import SweepConfigWarning, check_config, load_config, parse_yaml
 from sweepcore.config.model import (
@@ -25,5 +25,6 @@ __all__ = [
     "hyperband_bands",
     "load_config",
     "parse_yaml",
+    "require_same_search_space",
     "search_space_changes",
 ]

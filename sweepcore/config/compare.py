@@ -16,13 +16,34 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from sweepcore.config.errors import ConfigProblem, SweepConfigError
 from sweepcore.config.model import Parameter, SweepConfig
 
-__all__ = ["search_space_changes"]
+__all__ = ["require_same_search_space", "search_space_changes"]
 
 #: Fields where only the numeric value matters (a uniform bound of 1 samples like 1.0). ``q`` is
 #: not among them: an int ``q`` gives int output, so ``1`` -> ``1.0`` changes what trials get.
 _NUMERIC_FIELDS = ("min", "max", "mu", "sigma", "a", "b")
+
+
+def require_same_search_space(stored: SweepConfig, given: SweepConfig, sweep_id: str) -> None:
+    """Refuse to resume ``sweep_id`` with a config whose search space differs from ``stored``.
+
+    Raises:
+        SweepConfigError: One problem listing every difference (:func:`search_space_changes`)
+            and the two ways on.
+    """
+    changes = search_space_changes(stored, given)
+    if not changes:
+        return
+    message = (
+        f"sweep {sweep_id}: the config's search space differs from the stored one, and a "
+        "sweep's search space cannot change:\n      "
+        + "\n      ".join(changes)
+        + "\n    Start a new sweep (another --sweep-id) to search the new space, or leave "
+        "CONFIG out to resume with the stored one."
+    )
+    raise SweepConfigError([ConfigProblem("", message, "search_space_changed")])
 
 
 def search_space_changes(old: SweepConfig, new: SweepConfig) -> list[str]:

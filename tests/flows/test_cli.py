@@ -435,3 +435,25 @@ def test_an_interrupt_before_the_sweep_is_stored_says_there_is_nothing_to_resume
     assert (
         after == f"interrupted; resume with: sweep run --sweep-id s1 --store {store} --parallel 2"
     )
+
+
+def test_resuming_with_a_changed_search_space_is_refused_before_prefect_starts(
+    tmp_path, monkeypatch, capsys
+):
+    from flows import cli, localapi
+
+    def no_prefect() -> None:
+        raise AssertionError("Prefect was started for a resume that must be refused")
+
+    monkeypatch.setattr(localapi, "start_local_api", no_prefect)
+    store = str(tmp_path / "store")
+    stored = {"method": "random", "parameters": {"x": {"min": 0.0, "max": 1.0}}}
+    open_store(store).create_sweep("s1", stored, {"seed": 0, "function": "examples.digits:train"})
+    changed = _write(
+        tmp_path / "changed.yaml", {**stored, "parameters": {"x": {"min": 0.5, "max": 1.0}}}
+    )
+
+    code = cli.main(["run", changed, "--sweep-id", "s1", "--store", store])
+
+    assert code == 2
+    assert "search space cannot change" in capsys.readouterr().err
