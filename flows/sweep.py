@@ -225,7 +225,7 @@ def _run_loop(
 
         done = next(as_completed(list(futures.values())))
         trial_id = next(k for k, f in futures.items() if f is done)
-        ended = _trial_result(store, sweep_id, trial_id, done)
+        ended = _trial_result(store, sweep_id, trial_id, done, controller.parallel)
         controller.record(ended)
         # Only a recorded trial leaves ``futures``: an interrupt before this line finds it
         # there and records its result again, instead of taking it for a trial that never
@@ -271,7 +271,8 @@ def _cancel_running(
         _record_cancelled(store, sweep_id, controller, futures)
     finally:
         _write_state(store, sweep_id, "cancelled", _summary(store, sweep_id, controller))
-    logger.warning("sweep %s interrupted; resume it with: %s", sweep_id, _resume(store, sweep_id))
+    resume = _resume(store, sweep_id, controller.parallel)
+    logger.warning("sweep %s interrupted; resume it with: %s", sweep_id, resume)
 
 
 def _record_cancelled(
@@ -300,13 +301,14 @@ def _record_cancelled(
     publish_results(store, sweep_id, controller)
 
 
-def _resume(store: ResultStore, sweep_id: str) -> str:
-    """The command that resumes the sweep."""
-    return shlex.join(["sweep", "run", "--sweep-id", sweep_id, "--store", store.url])
+def _resume(store: ResultStore, sweep_id: str, parallel: int) -> str:
+    """The command that resumes the sweep (slots may stand for GPUs: keep their number)."""
+    command = ["sweep", "run", "--sweep-id", sweep_id, "--store", store.url]
+    return shlex.join([*command, "--parallel", str(parallel)])
 
 
 def _trial_result(
-    store: ResultStore, sweep_id: str, trial_id: str, done: PrefectFuture[Trial]
+    store: ResultStore, sweep_id: str, trial_id: str, done: PrefectFuture[Trial], parallel: int
 ) -> Trial:
     """The ended trial ``trial_id`` of the training task ``done``.
 
@@ -319,7 +321,7 @@ def _trial_result(
     except Exception as exc:
         raise SweepFailedError(
             f"trial {trial_id} could not be recorded ({type(exc).__name__}: {exc}); "
-            f"the sweep stops here. Resume it with: {_resume(store, sweep_id)}"
+            f"the sweep stops here. Resume it with: {_resume(store, sweep_id, parallel)}"
         ) from exc
 
 

@@ -216,17 +216,10 @@ def _distribution_of(site: ParamSite) -> str | None:
     if not spec:
         site.invalid("the spec is empty; give value, values, min/max or a distribution.")
         return None
-    typos = {
-        k: " or ".join(map(repr, close))
-        for k in map(str, spec)
-        if (close := difflib.get_close_matches(k, sorted(_SPEC_KEYS), n=2, cutoff=0.6))
-    }
+    typos = _typos(list(spec), sorted(_SPEC_KEYS))
     if typos:
         # A misspelt spec key (``valuse``) reads as a run config too; the typo is likelier.
-        site.invalid(
-            " ".join(f"unknown key {k!r}: did you mean {v}?" for k, v in typos.items())
-            + " Each parameter needs value, values, min/max or distribution."
-        )
+        site.invalid(typos + " Each parameter needs value, values, min/max or distribution.")
         return None
     key, value = next(iter(spec.items()))
     example = f"{{value: {value!r}}}" if not isinstance(value, Mapping) else "{parameters: ...}"
@@ -236,6 +229,16 @@ def _distribution_of(site: ParamSite) -> str | None:
         f"goes under `parameters`, e.g. {site.path[-1]}: {{parameters: {{{key}: {example}}}}}."
     )
     return None
+
+
+def _typos(keys: list[Any], known: list[str]) -> str:
+    """``unknown key 'mni': did you mean 'min'?`` for each of ``keys`` close to a known key."""
+    hints = []
+    for key in map(str, keys):
+        close = difflib.get_close_matches(key, known, n=2, cutoff=0.6)
+        if close:
+            hints.append(f"unknown key {key!r}: did you mean {' or '.join(map(repr, close))}?")
+    return " ".join(hints)
 
 
 def _infer_bounded(site: ParamSite) -> str | None:
@@ -272,6 +275,9 @@ def _check_keys(site: ParamSite, dist: str) -> None:
             hint = f" {dist} is unbounded; for bounded values use uniform or a *_values form."
         elif "probabilities" in extra:
             hint = " probabilities go only with values."
+        typos = _typos(extra, sorted(_SPEC_KEYS))
+        if typos:
+            hint += " " + typos
         site.invalid(
             f"{dist} does not take {', '.join(map(repr, extra))}; it takes "
             f"{', '.join(sorted(allowed | {'distribution'}))}.{hint}"

@@ -457,3 +457,14 @@ def test_second_interrupt_still_records_the_cancelled_state_and_best_trial(tmp_p
 
     assert len(trials) == 2 and len(recorded) == 1
     _assert_state_names_best_finished(tmp_path, "i4", recorded)
+
+
+def test_the_flows_resume_hint_names_the_store_and_keeps_the_slots(tmp_path):
+    # Copied from the log after an interrupt, it must resume the same sweep with as many
+    # slots (they may stand for GPUs), as the CLI's own line does.
+    from flows.sweep import _resume
+
+    store = open_store(str(tmp_path / "st"))
+    hint = _resume(store, "s1", 3)
+
+    assert hint == f"sweep run --sweep-id s1 --store {store.url} --parallel 3"

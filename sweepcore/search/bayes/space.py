@@ -79,9 +79,10 @@ class EncodedSpace:
             if param.distribution == "categorical":
                 # One column per distinct value: a value listed twice (``[2, 2.0, 3]``) is one
                 # choice, as it is for grid, or its second column would never be marked tried.
+                # Like grid, the choice sits where the value first appears and is its last copy.
                 distinct: dict[Hashable, Any] = {}
                 for value in param.values or ():
-                    distinct.setdefault(canonical_key(value), value)
+                    distinct[canonical_key(value)] = value
                 keys, choices = tuple(distinct), tuple(distinct.values())
                 blocks.append(_Block(param, start, start + len(keys), keys, choices))
                 start += len(keys)

@@ -256,6 +256,12 @@ def test_a_misspelt_spec_key_is_named_with_the_key_it_resembles() -> None:
     assert "looks like a run config" not in str(error)
 
 
+def test_a_misspelt_key_beside_correct_ones_gets_a_did_you_mean() -> None:
+    error = _refused(_space({"a": {"mni": 0, "max": 1}, "b": {"min": 0.0, "maxx": 1.0}}))
+    assert "does not take 'mni'" in str(error) and "did you mean 'min'" in str(error)
+    assert "unknown key 'maxx': did you mean 'max'" in str(error)
+
+
 def test_values_that_wandb_counts_as_one_value_do_not_vary() -> None:
     """WANDB-COMPAT.md section 4.4: values are the same when their canonical YAML dumps are.
 
