@@ -190,7 +190,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         if resuming:
             _refuse_live_controller(store, args.sweep_id)
             if cfg is not None:  # refused here too, before Prefect's start-up
-                _refuse_changed_space(store, args.sweep_id, cfg)
+                _refuse_changed_space(store, args.sweep_id, cfg, args.config)
     except (SweepConfigError, TrainerError, ValueError) as exc:  # ValueError: bad store URL
         print(f"sweep run: {exc}", file=sys.stderr)
         return 2
@@ -247,13 +247,16 @@ def _refuse_live_controller(store: Any, sweep_id: str) -> None:
         )
 
 
-def _refuse_changed_space(store: Any, sweep_id: str, given: Any) -> None:
-    from sweepcore.config import load_config, require_same_search_space
+def _refuse_changed_space(store: Any, sweep_id: str, given: Any, path: str) -> None:
+    from sweepcore.config import SweepConfigError, load_config, require_same_search_space
 
     with warnings.catch_warnings():  # the stored config's warnings were shown when it was made
         warnings.simplefilter("ignore")
         stored = load_config(store.read_config(sweep_id))
-    require_same_search_space(stored, given, sweep_id)
+    try:
+        require_same_search_space(stored, given, sweep_id)
+    except SweepConfigError as exc:  # name the file, as the other config errors do
+        raise SweepConfigError(exc.problems, source=path) from None
 
 
 def _check_remote(store: Any) -> None:

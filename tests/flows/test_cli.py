@@ -455,5 +455,7 @@ def test_resuming_with_a_changed_search_space_is_refused_before_prefect_starts(
 
     code = cli.main(["run", changed, "--sweep-id", "s1", "--store", store])
 
+    err = capsys.readouterr().err
     assert code == 2
-    assert "search space cannot change" in capsys.readouterr().err
+    assert f"with the sweep config in {changed}:" in err
+    assert "search space cannot change" in err
