@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shlex
 import sys
 import time
 import warnings
@@ -54,25 +53,23 @@ def _after_interrupt(args: argparse.Namespace) -> str:
     if args.command != "run":
         return "interrupted"
     sweep_id = getattr(args, "sweep_id", None)
-    if not _sweep_stored(args.store, sweep_id):
+    if sweep_id is None or not _sweep_stored(args.store, sweep_id):
         return (
             "interrupted before the sweep was stored, so there is nothing to resume; "
             "run the same command again"
         )
+    from flows.sweep import resume_command  # imported by now: the flow stored the sweep
+    from sweepcore.store import default_store_url
+
     # The program as it was called (``.venv/bin/sweep`` when the venv is not on PATH).
     program = sys.argv[0] if Path(sys.argv[0]).name == "sweep" else "sweep"
-    resume = [program, "run", "--sweep-id", sweep_id or "ID"]
-    if getattr(args, "store", None):
-        resume += ["--store", args.store]
-    if getattr(args, "parallel", None):  # slots may stand for GPUs: keep their number
-        resume += ["--parallel", str(args.parallel)]
-    return f"interrupted; resume with: {shlex.join(resume)}"
+    store = args.store or default_store_url()
+    command = resume_command(store, sweep_id, args.parallel, program)
+    return f"interrupted; resume with: {command}"
 
 
-def _sweep_stored(store_url: str | None, sweep_id: str | None) -> bool:
+def _sweep_stored(store_url: str | None, sweep_id: str) -> bool:
     """Whether the store holds ``sweep_id``; ``True`` when that cannot be told."""
-    if sweep_id is None:
-        return False
     try:
         from sweepcore.store import open_store
 

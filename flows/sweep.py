@@ -271,7 +271,7 @@ def _cancel_running(
         _record_cancelled(store, sweep_id, controller, futures)
     finally:
         _write_state(store, sweep_id, "cancelled", _summary(store, sweep_id, controller))
-    resume = _resume(store, sweep_id, controller.parallel)
+    resume = resume_command(store.url, sweep_id, controller.parallel)
     logger.warning("sweep %s interrupted; resume it with: %s", sweep_id, resume)
 
 
@@ -301,9 +301,12 @@ def _record_cancelled(
     publish_results(store, sweep_id, controller)
 
 
-def _resume(store: ResultStore, sweep_id: str, parallel: int) -> str:
-    """The command that resumes the sweep (slots may stand for GPUs: keep their number)."""
-    command = ["sweep", "run", "--sweep-id", sweep_id, "--store", store.url]
+def resume_command(store_url: str, sweep_id: str, parallel: int, program: str = "sweep") -> str:
+    """The command line that resumes a sweep, for the flow's log and the CLI alike.
+
+    It names the store and keeps the number of slots (they may stand for GPUs).
+    """
+    command = [program, "run", "--sweep-id", sweep_id, "--store", store_url]
     return shlex.join([*command, "--parallel", str(parallel)])
 
 
@@ -319,9 +322,10 @@ def _trial_result(
     try:
         return done.result()
     except Exception as exc:
+        resume = resume_command(store.url, sweep_id, parallel)
         raise SweepFailedError(
             f"trial {trial_id} could not be recorded ({type(exc).__name__}: {exc}); "
-            f"the sweep stops here. Resume it with: {_resume(store, sweep_id, parallel)}"
+            f"the sweep stops here. Resume it with: {resume}"
         ) from exc
 
 

@@ -462,9 +462,9 @@ def test_second_interrupt_still_records_the_cancelled_state_and_best_trial(tmp_p
 def test_the_flows_resume_hint_names_the_store_and_keeps_the_slots(tmp_path):
     # Copied from the log after an interrupt, it must resume the same sweep with as many
     # slots (they may stand for GPUs), as the CLI's own line does.
-    from flows.sweep import _resume
+    from flows.sweep import resume_command
 
     store = open_store(str(tmp_path / "st"))
-    hint = _resume(store, "s1", 3)
+    hint = resume_command(store.url, "s1", 3)
 
     assert hint == f"sweep run --sweep-id s1 --store {store.url} --parallel 3"

@@ -166,9 +166,9 @@ def cover_untried(
     """
     x = x.copy()
     for start, stop in space.categorical_blocks:
-        tried = np.max(taken[:, start:stop], axis=0) > 0.5 if len(taken) else np.zeros(0)
-        untried = [start + i for i in range(stop - start) if not len(taken) or not tried[i]]
-        if not untried:
+        tried = np.any(taken[:, start:stop] > 0.5, axis=0)
+        untried = start + np.flatnonzero(~tried)
+        if not len(untried):
             continue
         variants = np.repeat(x[None, :], len(untried), axis=0)
         variants[:, start:stop] = 0.0

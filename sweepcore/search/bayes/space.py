@@ -36,7 +36,15 @@ from typing import Any
 import numpy as np
 
 from sweepcore.config.model import Parameter
-from sweepcore.space import MISSING, canonical_key, from_unit, get_path, nest, to_unit
+from sweepcore.space import (
+    MISSING,
+    canonical_key,
+    from_unit,
+    get_path,
+    grid_values,
+    nest,
+    to_unit,
+)
 
 __all__ = ["EncodedSpace"]
 
@@ -77,13 +85,11 @@ class EncodedSpace:
             if param.is_constant:
                 continue
             if param.distribution == "categorical":
-                # One column per distinct value: a value listed twice (``[2, 2.0, 3]``) is one
-                # choice, as it is for grid, or its second column would never be marked tried.
-                # Like grid, the choice sits where the value first appears and is its last copy.
-                distinct: dict[Hashable, Any] = {}
-                for value in param.values or ():
-                    distinct[canonical_key(value)] = value
-                keys, choices = tuple(distinct), tuple(distinct.values())
+                # One column per distinct value, as grid lists them: a value listed twice
+                # (``[2, 2.0, 3]``) is one choice, or its second column would never be marked
+                # tried. (bayes refuses ``probabilities``, the one case grid_values refuses.)
+                choices = tuple(grid_values(param))
+                keys = tuple(canonical_key(v) for v in choices)
                 blocks.append(_Block(param, start, start + len(keys), keys, choices))
                 start += len(keys)
             else:
