@@ -9,7 +9,8 @@ optimization", NeurIPS 2023, https://arxiv.org/abs/2310.20708): plain EI is exac
 most of the cube after a few dozen trials, which leaves an optimiser with no gradient to follow.
 
 The maximiser (:func:`maximize_log_ei`) scores a scrambled Sobol sample of the cube plus
-perturbations of the best trials so far, then refines the best ``N_GLOBAL`` Sobol points and
+candidates near the best trials so far (Gaussian perturbations, and copies with one numeric
+column redrawn anywhere in its range), then refines the best ``N_GLOBAL`` Sobol points and
 the best ``N_LOCAL`` perturbations with scipy's L-BFGS-B over the numeric columns (one joint
 problem, forward-difference gradients from one vectorised prediction per step), snaps them onto
 real points of the space, and tries every other choice of each categorical leaf at the winner.
@@ -117,7 +118,7 @@ def maximize_log_ei(
     """
     d = space.n_columns
     sobol = qmc.Sobol(d, scramble=True, seed=rng).random(n_candidates)
-    local = _perturb(space, anchors, rng)
+    local = np.vstack([_perturb(space, anchors, rng), _redraw_one(space, anchors, rng)])
     candidates = space.snap(np.vstack([sobol, local]), exact_q=False)
     scores = _score(model, candidates)
 
@@ -205,6 +206,28 @@ def _perturb(space: EncodedSpace, anchors: np.ndarray, rng: np.random.Generator)
             X[np.flatnonzero(switch), pick[switch]] = 1.0
         blocks.append(X)
     out: np.ndarray = np.clip(np.vstack(blocks), 0.0, 1.0)
+    return out
+
+
+def _redraw_one(space: EncodedSpace, anchors: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Copies of each anchor with one random numeric column redrawn uniformly in ``[0, 1]``."""
+    cols = space.numeric_columns
+    if len(anchors) == 0 or len(cols) == 0:
+        return np.zeros((0, space.n_columns))
+    # Why: a column the model finds nearly irrelevant (a long length scale) leaves a ridge of
+    # high expected improvement along it through the incumbent, far from the incumbent in that
+    # column alone. Perturbations in every column at once, and a Sobol sample of the whole
+    # cube, almost never land on such a line; in one Hartmann6 run the maximiser returned a
+    # corner (log EI -5.2) while the line held a point at -3.4. Tuning seeds, 50 trials:
+    # Hartmann6 within 0.01 in 42 of 60 seeds against 41 (runs that climbed slowly from a flat
+    # start now finish, seed 148 regret 0.011 to 0.005; runs caught in the second-best basin,
+    # about 3 in 10, are not helped); mean normalised score over 10 seeds, rf_wine 0.39
+    # (0.46 without), svm_breast_cancer 0.30 (0.50), gb_diabetes 0.28 (0.27), lasso_diabetes
+    # 0.39 (0.39); Ackley-5D at 8 batches of 8, 0.235 (0.273).
+    X = np.repeat(anchors, 16, axis=0)
+    pick = rng.integers(0, len(cols), len(X))
+    X[np.arange(len(X)), cols[pick]] = rng.random(len(X))
+    out: np.ndarray = np.clip(X, 0.0, 1.0)
     return out
 
 
