@@ -1,0 +1,21 @@
+"""The digits comparison's summary: a seed where bayes never got there counts against it."""
+
+from __future__ import annotations
+
+from bench.digits_flow import _summary, trials_to_reach
+
+
+def test_trials_to_reach_counts_from_one_and_skips_failed_trials() -> None:
+    assert trials_to_reach([0.5, None, 0.9, 0.95], 0.9) == 3
+    assert trials_to_reach([0.5, None], 0.9) is None
+
+
+def test_summary_counts_a_miss_as_one_trial_past_the_cap() -> None:
+    rows = [(0, 0.99, 10, 0.99, 4), (1, 0.99, 5, 0.98, None), (2, 0.99, 3, 0.99, 3)]
+
+    text = _summary(rows, run_cap=24)
+
+    assert "fewer trials in 1, as many trials in 1, more trials in 0" in text
+    assert "never got there in 1 of 3 seeds" in text
+    # (4 + 25 + 3) / 3: the miss is not left out of the mean.
+    assert "random 6.0, bayes 10.7" in text
