@@ -17,17 +17,13 @@ asserted. Prefect runs on its temporary local API, as in the README's quick star
 from __future__ import annotations
 
 import argparse
-import os
 import tempfile
 import time
 from pathlib import Path
 
 import yaml
 
-os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-os.environ.setdefault("DO_NOT_TRACK", "1")
-os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
-os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+from bench.prefectenv import quiet_prefect
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "digits-svc.yaml"
 METRIC = "cv_accuracy"
@@ -61,6 +57,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--run-cap", type=int, default=24)
     args = parser.parse_args()
+    quiet_prefect()
 
     rows = []
     started = time.perf_counter()

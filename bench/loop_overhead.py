@@ -13,15 +13,11 @@ Run: ``python -m bench.loop_overhead [--trials N]``. Figures only; nothing is as
 from __future__ import annotations
 
 import argparse
-import os
 import tempfile
 import time
 from typing import Any
 
-os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-os.environ.setdefault("DO_NOT_TRACK", "1")
-os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
-os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+from bench.prefectenv import quiet_prefect
 
 
 def noop(config: dict[str, Any], run: Any) -> None:
@@ -33,6 +29,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=100)
     args = parser.parse_args()
+    quiet_prefect()
 
     from flows.sweep import sweep
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 from bench.digits_flow import _summary, trials_to_reach
 
 
@@ -19,3 +23,17 @@ def test_summary_counts_a_miss_as_one_trial_past_the_cap() -> None:
     assert "never got there in 1 of 3 seeds" in text
     # (4 + 25 + 3) / 3: the miss is not left out of the mean.
     assert "random 6.0, bayes 10.7" in text
+
+
+def test_importing_the_flow_benchmarks_leaves_the_environment_alone() -> None:
+    # Test modules are imported at collection, before any test runs: a Prefect logging level
+    # set by a benchmark's import silenced the run logs later tests of the session read.
+    code = (
+        "import os, bench.digits_flow, bench.loop_overhead;"
+        "print(sorted(k for k in os.environ if k.startswith('PREFECT_')))"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "[]"
