@@ -8,6 +8,12 @@ states whatever killed the process (WANDB-COMPAT.md section 10).
 Because such trials do not count, a trainer that always dies at start-up would launch forever.
 :func:`early_failure_reason` ends the sweep once the first few trials have all failed before
 logging anything, as W&B's agent does after 5 initial failures.
+
+A trainer that dies on part of the space only (a batch size that runs out of GPU memory) would
+launch forever too, once a search keeps suggesting that part: bayes does, under
+``metric.impute: best``, which scores such a trial 0.0, a perfect loss. So at most
+``FREE_FAILURES_PER_RUN * run_cap`` of these trials are free; past that, each one counts
+(:func:`n_free_failures`). W&B, which counts every ``failed`` run, has no such gap.
 """
 
 from __future__ import annotations
@@ -18,16 +24,24 @@ from sweepcore.config.model import SweepConfig
 from sweepcore.trial import Trial, TrialState, finite_metric_values, has_logged_metric
 
 __all__ = [
+    "FREE_FAILURES_PER_RUN",
     "MAX_INITIAL_FAILURES",
+    "cap_reason",
     "counts_toward_cap",
     "early_failure_reason",
     "n_counted",
+    "n_free_failures",
     "n_startable",
     "target_reached_by",
 ]
 
 #: Trials that may fail before logging anything, at the start of a sweep, before it gives up.
 MAX_INITIAL_FAILURES = 5
+#: Trials that failed before logging anything spend no budget, up to this many per run of
+#: ``run_cap``. Two per run lets a space where half the points die at start-up still get its
+#: ``run_cap`` results (more than 2 failures per result would be unlikely there), and bounds a
+#: sweep's launches at three times ``run_cap``.
+FREE_FAILURES_PER_RUN = 2
 
 
 def counts_toward_cap(trial: Trial, config: SweepConfig) -> bool:
@@ -38,9 +52,30 @@ def counts_toward_cap(trial: Trial, config: SweepConfig) -> bool:
     return has_logged_metric(trial, metric)
 
 
+def n_free_failures(trials: Sequence[Trial], config: SweepConfig) -> int:
+    """How many of ``trials`` spend no ``run_cap`` budget (see the module docstring)."""
+    uncounted = sum(not counts_toward_cap(t, config) for t in trials)
+    if config.run_cap is None:
+        return uncounted
+    return min(uncounted, FREE_FAILURES_PER_RUN * config.run_cap)
+
+
 def n_counted(trials: Sequence[Trial], config: SweepConfig) -> int:
     """How many trials count toward ``run_cap``."""
-    return sum(counts_toward_cap(t, config) for t in trials)
+    return len(trials) - n_free_failures(trials, config)
+
+
+def cap_reason(trials: Sequence[Trial], config: SweepConfig) -> str:
+    """Why the sweep stopped at ``run_cap``, naming failures that counted past the free ones."""
+    uncounted = sum(not counts_toward_cap(t, config) for t in trials)
+    free = n_free_failures(trials, config)
+    if uncounted == free:
+        return f"run_cap {config.run_cap} reached"
+    return (
+        f"run_cap {config.run_cap} reached: {uncounted} trials failed before logging the "
+        f"metric, and past the first {free} ({FREE_FAILURES_PER_RUN} x run_cap) such failures "
+        "count toward it"
+    )
 
 
 def n_startable(trials: Sequence[Trial], config: SweepConfig, free_slots: int) -> int:

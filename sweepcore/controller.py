@@ -193,7 +193,7 @@ class SweepController:
             return f"metric target {self.config.metric.target} reached by trial {reached[0]}"
         cap = self.config.run_cap
         if cap is not None and budget.n_counted(history, self.config) >= cap:
-            return f"run_cap {cap} reached"
+            return budget.cap_reason(history, self.config)
         failure = budget.early_failure_reason(history, self.config)
         if failure is not None:
             return failure
@@ -228,7 +228,7 @@ class SweepController:
                     best_id, best_value = trial.trial_id, value
         total = self.config.run_cap
         if total is not None:  # trials that died before logging spend no budget (budget.py)
-            total += sum(not budget.counts_toward_cap(t, self.config) for t in done)
+            total += budget.n_free_failures(done, self.config)
         if self.grid_size is not None:
             total = min(total, self.grid_size) if total else self.grid_size
         return Progress(len(done), len(self.running), total, best_id, best_value)

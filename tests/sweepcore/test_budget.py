@@ -1,4 +1,4 @@
-"""When a sweep gives up early: its first trials could not have produced a result."""
+"""When a sweep gives up early, and which trials spend ``run_cap``."""
 
 from __future__ import annotations
 
@@ -6,17 +6,23 @@ import math
 
 import pytest
 
-from sweepcore.budget import MAX_INITIAL_FAILURES, early_failure_reason
+from sweepcore.budget import (
+    FREE_FAILURES_PER_RUN,
+    MAX_INITIAL_FAILURES,
+    cap_reason,
+    early_failure_reason,
+    n_counted,
+    n_startable,
+)
 from sweepcore.config import load_config
 from sweepcore.trial import Trial, TrialState
 
-CONFIG = load_config(
-    {
-        "method": "random",
-        "metric": {"name": "loss"},
-        "parameters": {"x": {"min": 0.0, "max": 1.0}},
-    }
-)
+CONFIG_DICT = {
+    "method": "random",
+    "metric": {"name": "loss"},
+    "parameters": {"x": {"min": 0.0, "max": 1.0}},
+}
+CONFIG = load_config(CONFIG_DICT)
 
 
 def _ended(n: int, summary: dict, note: str | None = None) -> list[Trial]:
@@ -51,3 +57,31 @@ def test_trials_that_failed_before_logging_anything_are_reported_as_failures():
     reason = early_failure_reason(trials, CONFIG)
     assert reason is not None
     assert "all failed before logging any metric" in reason and "CUDA OOM" in reason
+
+
+def _failed(start: int, n: int) -> list[Trial]:
+    return [
+        Trial(f"t{i:05d}", i, {"x": 0.9}, TrialState.FAILED, error="RuntimeError: CUDA OOM")
+        for i in range(start, start + n)
+    ]
+
+
+def test_failures_before_logging_are_free_only_up_to_twice_the_run_cap():
+    # A trainer that dies on part of the space, which the search keeps suggesting (bayes does
+    # under `impute: best`), must not run a sweep with results forever.
+    config = load_config({**CONFIG_DICT, "run_cap": 3})
+    one_result = _ended(1, {"loss": 0.2})
+    free = FREE_FAILURES_PER_RUN * 3
+
+    assert n_counted(one_result + _failed(1, free), config) == 1
+    assert n_startable(one_result + _failed(1, free), config, free_slots=4) == 2
+    assert n_counted(one_result + _failed(1, free + 1), config) == 2
+    assert n_startable(one_result + _failed(1, free + 2), config, free_slots=4) == 0
+
+    reason = cap_reason(one_result + _failed(1, free + 2), config)
+    assert reason.startswith("run_cap 3 reached: 8 trials failed before logging the metric")
+    assert cap_reason(one_result * 3, config) == "run_cap 3 reached"
+
+
+def test_without_run_cap_every_failure_before_logging_is_free():
+    assert n_counted(_ended(1, {"loss": 0.2}) + _failed(1, 50), CONFIG) == 1

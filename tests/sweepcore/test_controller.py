@@ -47,3 +47,20 @@ def test_drop_queued_includes_trials_a_resume_queued_again() -> None:
     assert controller.drop_queued() == [lost.trial_id]
     assert controller.trials[lost.trial_id].state == TrialState.CANCELLED
     assert controller.n_new_wanted() == 4
+
+
+def test_failures_past_twice_the_run_cap_end_a_sweep_that_has_results() -> None:
+    """A trainer that dies on the part of the space the search keeps suggesting: the sweep
+    stops after three times run_cap launches and says why."""
+    done = [Trial(Trial.id_for(0), 0, {"x": 0.1}, TrialState.FINISHED, summary={"loss": 0.1})]
+    failed = [
+        Trial(Trial.id_for(i), i, {"x": 0.9}, TrialState.FAILED, error="RuntimeError: OOM")
+        for i in range(1, 30)
+    ]
+    controller = SweepController(CONFIG, done + failed)
+
+    assert controller.n_new_wanted() == 0
+    assert controller.is_done
+    reason = controller.stop_reason()
+    assert reason is not None and "29 trials failed before logging the metric" in reason
+    assert controller.progress().total == 30
