@@ -270,6 +270,7 @@ def _cancel_running(
     try:
         _record_cancelled(store, sweep_id, controller, futures)
     finally:
+        _catch_up_with_store(store, sweep_id, controller)
         _write_state(store, sweep_id, "cancelled", _summary(store, sweep_id, controller))
     resume = resume_command(store.url, sweep_id, controller.parallel)
     logger.warning("sweep %s interrupted; resume it with: %s", sweep_id, resume)
@@ -299,6 +300,22 @@ def _record_cancelled(
             store.write_trial(sweep_id, ended)
             controller.record(ended)
     publish_results(store, sweep_id, controller)
+
+
+def _catch_up_with_store(store: ResultStore, sweep_id: str, controller: SweepController) -> None:
+    """Record the trials a training task ended in the store but the loop never heard of.
+
+    When an interrupt cuts the wait for a trial's result short, its task may still write the
+    trial (``cancelled``) a moment later; without this the state record would count it as
+    running. A store that fails here leaves the counts as they were: the trials are safe.
+    """
+    try:
+        for trial_id in list(controller.running):
+            stored = store.load_trial(sweep_id, trial_id)
+            if stored.state != TrialState.RUNNING:
+                controller.record(stored)
+    except Exception as exc:
+        get_run_logger().warning("could not re-read the running trials' records: %s", exc)
 
 
 def resume_command(store_url: str, sweep_id: str, parallel: int, program: str = "sweep") -> str:

@@ -468,3 +468,28 @@ def test_the_flows_resume_hint_names_the_store_and_keeps_the_slots(tmp_path):
     hint = resume_command(store.url, "s1", 3)
 
     assert hint == f"sweep run --sweep-id s1 --store {store.url} --parallel 3"
+
+
+def test_interrupted_state_counts_trials_their_tasks_ended_after_the_wait(tmp_path):
+    """An interrupt that cuts the wait for a trial short: its task still writes it cancelled,
+    and the state record must count it so, not as running."""
+    from flows.sweep import _catch_up_with_store
+    from sweepcore.config import load_config
+    from sweepcore.controller import SweepController
+    from sweepcore.search import get_searcher
+
+    config = load_config(
+        {"method": "random", "metric": {"name": "loss"}, "parameters": {"x": {"min": 0, "max": 9}}}
+    )
+    controller = SweepController(config, [], parallel=2)
+    for trial in controller.suggest(get_searcher("random"), 2, seed=1):
+        controller.enqueue(trial)
+    first, second = controller.start_next()
+    store = open_store(str(tmp_path / "store"))
+    store.write_trial("s", first.evolve(state=TrialState.CANCELLED, summary={"loss": 0.3}))
+    store.write_trial("s", second)  # its task never got to write it
+
+    _catch_up_with_store(store, "s", controller)
+
+    assert controller.running == {second.trial_id}
+    assert controller.summary()["states"] == {"cancelled": 1, "running": 1}
