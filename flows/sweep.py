@@ -165,13 +165,13 @@ def _run_sweep(
         futures: dict[str, PrefectFuture[Trial]] = {}
         try:
             _run_loop(result_store, sweep_id, controller, trainer, seed, trial_retries, futures)
+            publish_results(result_store, sweep_id, controller, final=True)
         except (KeyboardInterrupt, TerminationSignal):  # Ctrl-C, or SIGTERM: cancel, then stop
-            # Wherever the interrupt lands (waiting for a trial, suggesting, claiming), the
-            # trials already submitted are ended and recorded, and the sweep is marked
-            # cancelled.
+            # Wherever the interrupt lands (waiting for a trial, suggesting, claiming, writing
+            # the final results), the trials already submitted are ended and recorded, and
+            # the sweep is marked cancelled rather than left "running".
             _cancel_running(result_store, sweep_id, controller, futures)
             raise
-        publish_results(result_store, sweep_id, controller, final=True)
     finally:
         heartbeat.stop()
         result_store.release_lease(sweep_id, lease)
