@@ -455,7 +455,11 @@ def test_second_interrupt_still_records_the_cancelled_state_and_best_trial(tmp_p
 
     trials = _run_until_interrupted(tmp_path, "i4", "tests.flows.trainers:slow_quadratic")
 
-    assert len(trials) == 2 and len(recorded) == 1
+    assert len(trials) == 2 and recorded[0].state == TrialState.FINISHED
+    # Call 2, the wait for the cancelled trial, never returned. Before the state is written
+    # the store is read again (call 3), which takes the trial in only if its task has ended
+    # it by then, so either count is right, but never a running trial.
+    assert len(recorded) in (1, 2) and all(t.state != TrialState.RUNNING for t in recorded)
     _assert_state_names_best_finished(tmp_path, "i4", recorded)
 
 
