@@ -54,7 +54,7 @@ def counts_toward_cap(trial: Trial, config: SweepConfig) -> bool:
 
 def n_free_failures(trials: Sequence[Trial], config: SweepConfig) -> int:
     """How many of ``trials`` spend no ``run_cap`` budget (see the module docstring)."""
-    uncounted = sum(not counts_toward_cap(t, config) for t in trials)
+    uncounted = _n_failed_before_logging(trials, config)
     if config.run_cap is None:
         return uncounted
     return min(uncounted, FREE_FAILURES_PER_RUN * config.run_cap)
@@ -67,7 +67,7 @@ def n_counted(trials: Sequence[Trial], config: SweepConfig) -> int:
 
 def cap_reason(trials: Sequence[Trial], config: SweepConfig) -> str:
     """Why the sweep stopped at ``run_cap``, naming failures that counted past the free ones."""
-    uncounted = sum(not counts_toward_cap(t, config) for t in trials)
+    uncounted = _n_failed_before_logging(trials, config)
     free = n_free_failures(trials, config)
     if uncounted == free:
         return f"run_cap {config.run_cap} reached"
@@ -76,6 +76,10 @@ def cap_reason(trials: Sequence[Trial], config: SweepConfig) -> str:
         f"metric, and past the first {free} ({FREE_FAILURES_PER_RUN} x run_cap) such failures "
         "count toward it"
     )
+
+
+def _n_failed_before_logging(trials: Sequence[Trial], config: SweepConfig) -> int:
+    return sum(not counts_toward_cap(t, config) for t in trials)
 
 
 def n_startable(trials: Sequence[Trial], config: SweepConfig, free_slots: int) -> int:
