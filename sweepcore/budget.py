@@ -78,10 +78,6 @@ def cap_reason(trials: Sequence[Trial], config: SweepConfig) -> str:
     )
 
 
-def _n_failed_before_logging(trials: Sequence[Trial], config: SweepConfig) -> int:
-    return sum(not counts_toward_cap(t, config) for t in trials)
-
-
 def n_startable(trials: Sequence[Trial], config: SweepConfig, free_slots: int) -> int:
     """How many new trials may start now, given the free slots and ``run_cap``."""
     if config.run_cap is None:
@@ -135,3 +131,7 @@ def early_failure_reason(trials: Sequence[Trial], config: SweepConfig) -> str | 
             f"logs. Last trial ({latest.trial_id}): {why}"
         )
     return None
+
+
+def _n_failed_before_logging(trials: Sequence[Trial], config: SweepConfig) -> int:
+    return sum(not counts_toward_cap(t, config) for t in trials)
