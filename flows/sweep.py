@@ -14,13 +14,15 @@ the full history. At the end the leaderboard is written to the store and shown i
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import secrets
 import shlex
+import signal
 import threading
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,7 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.exceptions import TerminationSignal
 from prefect.futures import PrefectFuture, as_completed
+from prefect.futures import wait as prefect_wait
 from prefect.states import Failed
 from prefect.task_runners import ThreadPoolTaskRunner
 
@@ -40,6 +43,7 @@ from sweepcore.config import (
 )
 from sweepcore.controller import SweepController
 from sweepcore.execute import (
+    KILL_GRACE_S,
     Trainer,
     TrainerError,
     allow_running,
@@ -263,15 +267,19 @@ def _cancel_running(
     does.
     """
     logger = get_run_logger()
-    n = cancel_running("the sweep was cancelled by the user", sweep_id)
-    logger.warning(
-        "interrupted: cancelling %d submitted trial(s), %d of them training", len(futures), n
-    )
     try:
+        n = cancel_running("the sweep was cancelled by the user", sweep_id)
+        logger.warning(
+            "interrupted: cancelling %d submitted trial(s), %d of them training", len(futures), n
+        )
         _record_cancelled(store, sweep_id, controller, futures)
     finally:
-        _catch_up_with_store(store, sweep_id, controller)
-        _write_state(store, sweep_id, "cancelled", _summary(store, sweep_id, controller))
+        # A second interrupt may land anywhere above, and often does: `timeout -s INT` and
+        # some terminals deliver SIGINT twice. It must not also cut the state record short
+        # (it was left "running" with no counts), so these two short steps ignore it.
+        with _interrupts_ignored():
+            _catch_up_with_store(store, sweep_id, controller, futures)
+            _write_state(store, sweep_id, "cancelled", _summary(store, sweep_id, controller))
     resume = resume_command(store.url, sweep_id, controller.parallel)
     logger.warning("sweep %s interrupted; resume it with: %s", sweep_id, resume)
 
@@ -302,13 +310,35 @@ def _record_cancelled(
     publish_results(store, sweep_id, controller)
 
 
-def _catch_up_with_store(store: ResultStore, sweep_id: str, controller: SweepController) -> None:
+@contextlib.contextmanager
+def _interrupts_ignored() -> Iterator[None]:
+    """SIGINT ignored inside the block (when this is the main thread; elsewhere a no-op)."""
+    try:
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # not the main thread: signals cannot reach this code anyway
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _catch_up_with_store(
+    store: ResultStore,
+    sweep_id: str,
+    controller: SweepController,
+    futures: dict[str, PrefectFuture[Trial]],
+) -> None:
     """Record the trials a training task ended in the store but the loop never heard of.
 
-    When an interrupt cuts the wait for a trial's result short, its task may still write the
-    trial (``cancelled``) a moment later; without this the state record would count it as
-    running. A store that fails here leaves the counts as they were: the trials are safe.
+    When a second interrupt cuts the wait for the cancelled trials short, their tasks still
+    write them (``cancelled``) a moment later: every trainer ends within ``KILL_GRACE_S`` of
+    the cancel (a Python one is abandoned then, a command killed). So this waits that long at
+    most for the tasks, then reads their records; without it the state record counted them
+    as running. A store that fails here leaves the counts as they were: the trials are safe.
     """
+    prefect_wait(list(futures.values()), timeout=KILL_GRACE_S + 1.0)
     try:
         for trial_id in list(controller.running):
             stored = store.load_trial(sweep_id, trial_id)

@@ -106,14 +106,20 @@ def early_failure_reason(trials: Sequence[Trial], config: SweepConfig) -> str | 
         fewer than :data:`MAX_INITIAL_FAILURES` have ended or any of them logged the metric.
     """
     ended = [t for t in trials if t.state.is_terminal]
-    if len(ended) < MAX_INITIAL_FAILURES:
+    needed = MAX_INITIAL_FAILURES
+    if config.run_cap is not None:
+        # A small run_cap ends the sweep before 5 trials have failed (3 launches at run_cap 1),
+        # which would otherwise report a sweep of nothing but failures as completed.
+        needed = min(needed, (FREE_FAILURES_PER_RUN + 1) * config.run_cap)
+    if len(ended) < needed:
         return None
     if not any(counts_toward_cap(t, config) for t in ended):
         lines = (ended[-1].error or "no error text").strip().splitlines()
         first, last = lines[0].strip(), lines[-1].strip()
         shown = first if first == last or last in first else f"{first} ... {last}"
         return (
-            f"the first {len(ended)} trials all failed before logging any metric; giving up. "
+            f"the first {len(ended)} trials all failed before logging {_metric(config)}; "
+            "giving up. "
             f"Last error ({ended[-1].trial_id}): {shown}"
         )
     if config.metric is not None and not any(
@@ -135,3 +141,7 @@ def early_failure_reason(trials: Sequence[Trial], config: SweepConfig) -> str | 
 
 def _n_failed_before_logging(trials: Sequence[Trial], config: SweepConfig) -> int:
     return sum(not counts_toward_cap(t, config) for t in trials)
+
+
+def _metric(config: SweepConfig) -> str:
+    return f"the metric {config.metric.name!r}" if config.metric else "any metric"

@@ -191,12 +191,12 @@ class SweepController:
         if reached:
             assert self.config.metric is not None
             return f"metric target {self.config.metric.target} reached by trial {reached[0]}"
-        cap = self.config.run_cap
-        if cap is not None and budget.n_counted(history, self.config) >= cap:
-            return budget.cap_reason(history, self.config)
         failure = budget.early_failure_reason(history, self.config)
         if failure is not None:
             return failure
+        cap = self.config.run_cap
+        if cap is not None and budget.n_counted(history, self.config) >= cap:
+            return budget.cap_reason(history, self.config)
         if self.is_exhausted and not self.queue:
             return "grid exhausted: every point has a trial"
         return None

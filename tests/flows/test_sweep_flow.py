@@ -493,7 +493,22 @@ def test_interrupted_state_counts_trials_their_tasks_ended_after_the_wait(tmp_pa
     store.write_trial("s", first.evolve(state=TrialState.CANCELLED, summary={"loss": 0.3}))
     store.write_trial("s", second)  # its task never got to write it
 
-    _catch_up_with_store(store, "s", controller)
+    _catch_up_with_store(store, "s", controller, futures={})
 
     assert controller.running == {second.trial_id}
     assert controller.summary()["states"] == {"cancelled": 1, "running": 1}
+
+
+def test_the_cancelled_state_is_written_with_interrupts_ignored():
+    """A second SIGINT (often delivered twice) cannot cut the state record short; the handler
+    is restored afterwards."""
+    import os
+    import signal
+
+    from flows.sweep import _interrupts_ignored
+
+    before = signal.getsignal(signal.SIGINT)
+    with _interrupts_ignored():
+        os.kill(os.getpid(), signal.SIGINT)  # would raise KeyboardInterrupt here otherwise
+        reached = True
+    assert reached and signal.getsignal(signal.SIGINT) is before

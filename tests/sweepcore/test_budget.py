@@ -56,7 +56,7 @@ def test_trials_that_failed_before_logging_anything_are_reported_as_failures():
     ]
     reason = early_failure_reason(trials, CONFIG)
     assert reason is not None
-    assert "all failed before logging any metric" in reason and "CUDA OOM" in reason
+    assert "all failed before logging the metric 'loss'" in reason and "CUDA OOM" in reason
 
 
 def _failed(start: int, n: int) -> list[Trial]:
@@ -85,3 +85,14 @@ def test_failures_before_logging_are_free_only_up_to_twice_the_run_cap():
 
 def test_without_run_cap_every_failure_before_logging_is_free():
     assert n_counted(_ended(1, {"loss": 0.2}) + _failed(1, 50), CONFIG) == 1
+
+
+def test_a_sweep_whose_run_cap_comes_before_five_failures_still_gives_up():
+    # run_cap 1 stops after 3 launches (1 + 2 free failures): all failed is a failed sweep.
+    config = load_config({**CONFIG_DICT, "run_cap": 1})
+    trials = _failed(0, 3)
+
+    reason = early_failure_reason(trials, config)
+
+    assert reason is not None and reason.startswith("the first 3 trials all failed")
+    assert early_failure_reason(trials[:2], config) is None
