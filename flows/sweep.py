@@ -31,7 +31,6 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.exceptions import TerminationSignal
 from prefect.futures import PrefectFuture, as_completed
-from prefect.futures import wait as prefect_wait
 from prefect.states import Failed
 from prefect.task_runners import ThreadPoolTaskRunner
 
@@ -43,7 +42,6 @@ from sweepcore.config import (
 )
 from sweepcore.controller import SweepController
 from sweepcore.execute import (
-    KILL_GRACE_S,
     Trainer,
     TrainerError,
     allow_running,
@@ -261,24 +259,28 @@ def _cancel_running(
 
     Command trainers are terminated and Python trainers asked to return; each training task
     then writes its trial (``cancelled``, re-run by a resume) before this returns, so nothing
-    recorded is lost. A second Ctrl-C stops waiting; the trials left ``running`` in the store
-    are then re-run by a resume as lost attempts. Either way the state record ends
-    ``cancelled`` with the counts and the best trial recorded so far, as a completed sweep's
-    does.
+    recorded is lost. The state record ends ``cancelled`` with the counts and the best trial
+    recorded so far, as a completed sweep's does.
+
+    Further Ctrl-Cs are ignored meanwhile. ``timeout -s INT`` and some terminals deliver
+    SIGINT twice, and a second interrupt that cut this short left the state record
+    ``running`` with no counts, or counting cancelled trials as running. Ignoring it costs
+    little: every trainer ends within ``KILL_GRACE_S`` of the cancel (a Python one is
+    abandoned then, a command killed), so the wait is bounded.
     """
     logger = get_run_logger()
-    try:
-        n = cancel_running("the sweep was cancelled by the user", sweep_id)
-        logger.warning(
-            "interrupted: cancelling %d submitted trial(s), %d of them training", len(futures), n
-        )
-        _record_cancelled(store, sweep_id, controller, futures)
-    finally:
-        # A second interrupt may land anywhere above, and often does: `timeout -s INT` and
-        # some terminals deliver SIGINT twice. It must not also cut the state record short
-        # (it was left "running" with no counts), so these two short steps ignore it.
-        with _interrupts_ignored():
-            _catch_up_with_store(store, sweep_id, controller, futures)
+    with _interrupts_ignored():
+        try:
+            n = cancel_running("the sweep was cancelled by the user", sweep_id)
+            logger.warning(
+                "interrupted: cancelling %d submitted trial(s), %d of them training",
+                len(futures),
+                n,
+            )
+            _record_cancelled(store, sweep_id, controller, futures)
+        finally:
+            # Whatever cut the recording short, the state counts what the store holds.
+            _catch_up_with_store(store, sweep_id, controller)
             _write_state(store, sweep_id, "cancelled", _summary(store, sweep_id, controller))
     resume = resume_command(store.url, sweep_id, controller.parallel)
     logger.warning("sweep %s interrupted; resume it with: %s", sweep_id, resume)
@@ -324,21 +326,13 @@ def _interrupts_ignored() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
-def _catch_up_with_store(
-    store: ResultStore,
-    sweep_id: str,
-    controller: SweepController,
-    futures: dict[str, PrefectFuture[Trial]],
-) -> None:
+def _catch_up_with_store(store: ResultStore, sweep_id: str, controller: SweepController) -> None:
     """Record the trials a training task ended in the store but the loop never heard of.
 
-    When a second interrupt cuts the wait for the cancelled trials short, their tasks still
-    write them (``cancelled``) a moment later: every trainer ends within ``KILL_GRACE_S`` of
-    the cancel (a Python one is abandoned then, a command killed). So this waits that long at
-    most for the tasks, then reads their records; without it the state record counted them
-    as running. A store that fails here leaves the counts as they were: the trials are safe.
+    A trial whose result could not be taken (its wait raised) may still have been written by
+    its task; without this the state record would count it as running. A store that fails
+    here leaves the counts as they were: the trials are safe.
     """
-    prefect_wait(list(futures.values()), timeout=KILL_GRACE_S + 1.0)
     try:
         for trial_id in list(controller.running):
             stored = store.load_trial(sweep_id, trial_id)
