@@ -19,6 +19,7 @@ real points of the space, and tries every other choice of each categorical leaf 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,7 +29,17 @@ from scipy.stats import qmc
 from sweepcore.search.bayes.gp import SurrogateModel
 from sweepcore.search.bayes.space import EncodedSpace
 
-__all__ = ["Choice", "cover_untried", "log_expected_improvement", "maximize_log_ei"]
+__all__ = [
+    "Choice",
+    "Pin",
+    "log_expected_improvement",
+    "maximize_log_ei",
+    "pin",
+]
+
+#: A categorical leaf held at one value: its block's columns ``start:stop`` and the column of
+#: the value (``start <= column < stop``).
+Pin = tuple[int, int, int]
 
 _LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
 _SQRT_HALF_PI = math.sqrt(math.pi / 2)
@@ -99,6 +110,7 @@ def maximize_log_ei(
     rng: np.random.Generator,
     exclude: np.ndarray,
     n_candidates: int = 1024,
+    pins: Sequence[Pin] = (),
 ) -> Choice:
     """The point of ``space`` with the highest ``log EI`` that is not in ``exclude``.
 
@@ -111,6 +123,8 @@ def maximize_log_ei(
             run or in flight. Only exact matches are excluded, which matters for discrete
             leaves; continuous leaves essentially never repeat.
         n_candidates: Size of the Sobol sample (a power of two).
+        pins: Categorical leaves held at one value: every candidate has them, and only the
+            other columns are searched.
 
     Returns:
         The choice. If every candidate is excluded (a tiny discrete space), the best one is
@@ -119,7 +133,7 @@ def maximize_log_ei(
     d = space.n_columns
     sobol = qmc.Sobol(d, scramble=True, seed=rng).random(n_candidates)
     local = np.vstack([_perturb(space, anchors, rng), _redraw_one(space, anchors, rng)])
-    candidates = space.snap(np.vstack([sobol, local]), exact_q=False)
+    candidates = space.snap(pin(np.vstack([sobol, local]), pins), exact_q=False)
     scores = _score(model, candidates)
 
     order = np.argsort(-scores)
@@ -131,7 +145,7 @@ def maximize_log_ei(
     starts = candidates[np.concatenate([global_top, local_top])]
     refined = _refine(model, space, starts)
     finalists = space.snap(np.vstack([refined, candidates[order[:_N_UNREFINED]]]))
-    finalists = _improve_categoricals(model, space, finalists)
+    finalists = _improve_categoricals(model, space, finalists, pins)
     final_scores = _score(model, finalists)
 
     for i in np.argsort(-final_scores):
@@ -150,32 +164,13 @@ def best_of(model: SurrogateModel, X: np.ndarray) -> Choice:
     return _choice(model, X[int(np.argmax(scores))])
 
 
-def cover_untried(
-    model: SurrogateModel, space: EncodedSpace, x: np.ndarray, taken: np.ndarray
-) -> Choice:
-    """``x`` with each categorical leaf that has untried values switched to the best of them.
-
-    Leaves are switched one after another, each to the untried value with the highest
-    ``log EI`` given the leaves before it, so one point covers an untried value of every
-    leaf that has one. Leaves whose values have all been tried keep the value of ``x``.
-
-    Args:
-        model: The fitted surrogate.
-        space: The encoded space.
-        x: The point expected improvement picked (snapped, shape ``(d,)``).
-        taken: Rows already run, in flight or picked for this batch (shape ``(m, d)``).
-    """
-    x = x.copy()
-    for start, stop in space.categorical_blocks:
-        tried = np.any(taken[:, start:stop] > 0.5, axis=0)
-        untried = start + np.flatnonzero(~tried)
-        if not len(untried):
-            continue
-        variants = np.repeat(x[None, :], len(untried), axis=0)
-        variants[:, start:stop] = 0.0
-        variants[np.arange(len(untried)), untried] = 1.0
-        x = variants[int(np.argmax(_score(model, variants)))]
-    return _choice(model, x)
+def pin(X: np.ndarray, pins: Sequence[Pin]) -> np.ndarray:
+    """A copy of ``X`` (shape ``(m, d)``) with every pinned leaf set to its value."""
+    X = X.copy()
+    for start, stop, column in pins:
+        X[:, start:stop] = 0.0
+        X[:, column] = 1.0
+    return X
 
 
 def _score(model: SurrogateModel, X: np.ndarray) -> np.ndarray:
@@ -266,14 +261,16 @@ def _refine(model: SurrogateModel, space: EncodedSpace, starts: np.ndarray) -> n
 
 
 def _improve_categoricals(
-    model: SurrogateModel, space: EncodedSpace, finalists: np.ndarray
+    model: SurrogateModel, space: EncodedSpace, finalists: np.ndarray, pins: Sequence[Pin]
 ) -> np.ndarray:
-    """Add, for the best finalist, every variant that switches one categorical leaf."""
-    if not space.categorical_blocks:
+    """Add, for the best finalist, every variant that switches one unpinned categorical leaf."""
+    pinned = {(start, stop) for start, stop, _ in pins}
+    blocks = [block for block in space.categorical_blocks if block not in pinned]
+    if not blocks:
         return finalists
     best = finalists[int(np.argmax(_score(model, finalists)))]
     variants = []
-    for start, stop in space.categorical_blocks:
+    for start, stop in blocks:
         for column in range(start, stop):
             variant = best.copy()
             variant[start:stop] = 0.0

@@ -319,14 +319,57 @@ def test_a_value_listed_twice_is_one_choice_and_coverage_reaches_the_others():
     ]
 
 
-def test_categorical_coverage_stops_once_n_cover_trials_are_taken(monkeypatch):
+def test_categorical_coverage_stops_once_no_value_is_owed_a_trial(monkeypatch):
     config = bayes({"x": {"min": 0.0, "max": 1.0}, "opt": {"values": ["a", "b", "c", "d"]}})
     history = [trial(0, {"x": 0.4, "opt": "a"}, 1.0), trial(1, {"x": 0.9, "opt": "a"}, 5.0)]
 
     monkeypatch.setattr(bayes_searcher, "N_COVER", len(history))
+    monkeypatch.setattr(bayes_searcher, "COVER_GROWTH", 0.0)
     point = BayesSearcher().suggest(config, history, n=1, seed=SEED).points[0]
 
     assert point["opt"] == "a"
+
+
+def test_a_value_written_off_early_is_owed_more_trials_as_the_sweep_grows():
+    # "b" failed once, so expected improvement alone would keep to "a" for good; with 11 trials
+    # taken, each of two values is owed floor(3 * sqrt(11) / 2) = 4.
+    config = bayes({"x": {"min": 0.0, "max": 1.0}, "opt": {"values": ["a", "b"]}})
+    history = [trial(i, {"x": i / 10, "opt": "a"}, (i / 10 - 0.3) ** 2) for i in range(10)]
+    history.append(trial(10, {"x": 0.3, "opt": "b"}, 5.0))
+
+    batch = BayesSearcher().suggest(config, history, n=2, seed=SEED).points
+
+    assert [p["opt"] for p in batch] == ["b", "b"]
+    assert len(history) >= bayes_searcher.N_COVER
+
+
+def test_an_owed_value_is_searched_away_from_where_it_failed():
+    # The digits kind: "b" failed twice where "a" is best. The owed trial of "b" must be placed
+    # by expected improvement given "b", not at the incumbent's x with "b" switched in (which
+    # sends it back where it failed).
+    config = bayes({"x": {"min": 0.0, "max": 1.0}, "opt": {"values": ["a", "b"]}})
+    xs = [0.05, 0.1, 0.15, 0.2, 0.5, 0.9]
+    history = [trial(i, {"x": x, "opt": "a"}, abs(x - 0.1)) for i, x in enumerate(xs)]
+    history += [
+        trial(6, {"x": 0.1, "opt": "b"}, 3.0),
+        trial(7, {"x": 0.14, "opt": "b"}, 3.0),
+    ]
+
+    point = BayesSearcher().suggest(config, history, n=1, seed=SEED).points[0]
+
+    assert point["opt"] == "b"
+    assert abs(point["x"] - 0.12) > 0.15
+
+
+def test_an_owed_value_in_a_finite_space_is_an_untried_point_of_that_value():
+    config = bayes({"n": {"values": [1, 2, 3, 4, 5]}, "opt": {"values": ["a", "b"]}})
+    history = [trial(i, {"n": n, "opt": "a"}, float(n)) for i, n in enumerate([1, 2, 3, 4, 5])]
+    history.append(trial(5, {"n": 1, "opt": "b"}, 9.0))
+
+    batch = BayesSearcher().suggest(config, history, n=3, seed=SEED).points
+
+    assert all(p["opt"] == "b" for p in batch)
+    assert len({p["n"] for p in batch} | {1}) == 4
 
 
 def test_same_history_and_seed_give_identical_suggestions():
