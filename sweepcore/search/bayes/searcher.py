@@ -138,7 +138,8 @@ class BayesSearcher:
         Returns:
             ``n`` distinct nested parameter dicts (constants copied in), never exhausted, with
             per-point ``info``: ``source`` (``random`` or ``gp``) and, for model points, the
-            predicted value and standard deviation in metric units and ``log_ei``.
+            predicted value and standard deviation in metric units, ``log_ei``, and ``owed``
+            (``["kernel='poly'"]``) when categorical values were owed the trial.
 
         Raises:
             ValueError: ``n < 1``, no metric, or no searchable parameter.
@@ -181,8 +182,14 @@ class BayesSearcher:
             choice = _choose(model, space, anchors, taken, rng_for_index(seed, index), pins)
             point = space.decode(choice.x)
             points.append(point)
-            info.append(_info(choice, model, table.goal))
-            logger.info("bayes: trial %d suggested %s (log EI %.3g)", index, point, choice.log_ei)
+            info.append(_info(choice, model, table.goal, [space.value_name(c) for *_, c in pins]))
+            logger.info(
+                "bayes: trial %d suggested %s (log EI %.3g%s)",
+                index,
+                point,
+                choice.log_ei,
+                "".join(f", owed a trial: {name}" for name in info[-1].get("owed", ())),
+            )
             taken = np.vstack([taken, choice.x])
             model = model.with_points(choice.x[None, :], np.array([choice.mean]))
         return Suggestions(points=points, is_exhausted=False, info=info)
@@ -286,14 +293,17 @@ def _random(config: SweepConfig, indices: range, seed: int, reason: str) -> Sugg
     )
 
 
-def _info(choice: Choice, model: SurrogateModel, goal: str) -> dict[str, Any]:
+def _info(choice: Choice, model: SurrogateModel, goal: str, owed: list[str]) -> dict[str, Any]:
     sign = -1.0 if goal == "maximize" else 1.0
-    return {
+    info = {
         "source": "gp",
         "predicted_value": sign * (model.y_mean + model.y_scale * choice.mean),
         "predicted_value_std_dev": model.y_scale * choice.std,
         "log_ei": choice.log_ei,
     }
+    if owed:
+        info["owed"] = owed
+    return info
 
 
 def _tame_outliers(y: np.ndarray) -> np.ndarray:

@@ -105,6 +105,13 @@ class EncodedSpace:
         self._int_blocks = tuple(b for b in blocks if b.param.distribution == "int_uniform")
         self._q_blocks = tuple(b for b in blocks if b.param.distribution.startswith("q_"))
 
+    def value_name(self, column: int) -> str:
+        """``name=value`` of the categorical value that owns one-hot ``column``."""
+        for block in self._blocks:
+            if block.is_categorical and block.start <= column < block.stop:
+                return f"{block.param.name}={block.choices[column - block.start]!r}"
+        raise ValueError(f"column {column} is not a categorical value's")
+
     # -- encoding -------------------------------------------------------------------------
 
     def encode(self, params: Mapping[str, Any]) -> np.ndarray | None:

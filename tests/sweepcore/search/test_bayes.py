@@ -337,9 +337,10 @@ def test_a_value_written_off_early_is_owed_more_trials_as_the_sweep_grows():
     history = [trial(i, {"x": i / 10, "opt": "a"}, (i / 10 - 0.3) ** 2) for i in range(10)]
     history.append(trial(10, {"x": 0.3, "opt": "b"}, 5.0))
 
-    batch = BayesSearcher().suggest(config, history, n=2, seed=SEED).points
+    suggestions = BayesSearcher().suggest(config, history, n=2, seed=SEED)
 
-    assert [p["opt"] for p in batch] == ["b", "b"]
+    assert [p["opt"] for p in suggestions.points] == ["b", "b"]
+    assert [i["owed"] for i in suggestions.info] == [["opt='b'"], ["opt='b'"]]
     assert len(history) >= bayes_searcher.N_COVER
 
 
