@@ -113,14 +113,17 @@ def early_failure_reason(trials: Sequence[Trial], config: SweepConfig) -> str | 
         needed = min(needed, (FREE_FAILURES_PER_RUN + 1) * config.run_cap)
     if len(ended) < needed:
         return None
+    # "Last" is the trial that ended last (index order is launch order, and trials end out of
+    # order in parallel); one without an end time counts as the oldest.
+    latest = max(ended, key=lambda t: (t.finished_at or 0.0, t.index))
     if not any(counts_toward_cap(t, config) for t in ended):
-        lines = (ended[-1].error or "no error text").strip().splitlines()
+        lines = (latest.error or "no error text").strip().splitlines()
         first, last = lines[0].strip(), lines[-1].strip()
         shown = first if first == last or last in first else f"{first} ... {last}"
         return (
             f"the first {len(ended)} trials all failed before logging {_metric(config)}; "
             "giving up. "
-            f"Last error ({ended[-1].trial_id}): {shown}"
+            f"Last error ({latest.trial_id}): {shown}"
         )
     if config.metric is not None and not any(
         has_logged_metric(t, config.metric.name) for t in ended

@@ -15,7 +15,7 @@ from sweepcore.budget import (
     n_startable,
 )
 from sweepcore.config import load_config
-from sweepcore.trial import Trial, TrialState
+from sweepcore.trial import Attempt, Trial, TrialState
 
 CONFIG_DICT = {
     "method": "random",
@@ -57,6 +57,25 @@ def test_trials_that_failed_before_logging_anything_are_reported_as_failures():
     reason = early_failure_reason(trials, CONFIG)
     assert reason is not None
     assert "all failed before logging the metric 'loss'" in reason and "CUDA OOM" in reason
+
+
+def test_the_give_up_message_shows_the_trial_that_ended_last_not_the_highest_index():
+    # In parallel, trials end out of launch order: the error to show is the latest one.
+    trials = [
+        Trial(
+            f"t{i:05d}",
+            i,
+            {"x": 0.5},
+            TrialState.FAILED,
+            error=f"RuntimeError: error {i}",
+            attempts=(Attempt(1, started_at=100.0, ended_at=ended, outcome="failed"),),
+        )
+        for i, ended in enumerate([101.0, 109.0, 102.0, 103.0, 104.0])
+    ]
+
+    reason = early_failure_reason(trials, CONFIG)
+
+    assert reason is not None and reason.endswith("Last error (t00001): RuntimeError: error 1")
 
 
 def _failed(start: int, n: int) -> list[Trial]:
