@@ -18,6 +18,7 @@ real points of the space, and tries every other choice of each categorical leaf 
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,6 +37,8 @@ __all__ = [
     "maximize_log_ei",
     "pin",
 ]
+
+logger = logging.getLogger(__name__)
 
 #: A categorical leaf held at one value: its block's columns ``start:stop`` and the column of
 #: the value (``start <= column < stop``).
@@ -155,6 +158,9 @@ def maximize_log_ei(
         snapped = space.snap(candidates[i : i + 1])[0]
         if not _is_excluded(snapped, exclude):
             return _choice(model, snapped)
+    # Only a small discrete space gets here (integer and q leaves, say 2 x 3 points, which
+    # space.size() does not enumerate): every candidate has been tried.
+    logger.warning("bayes: every candidate point was tried already; repeating the best one")
     return _choice(model, finalists[int(np.argmax(final_scores))])
 
 

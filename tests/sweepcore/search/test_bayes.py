@@ -387,6 +387,27 @@ def test_same_history_and_seed_give_identical_suggestions():
     assert all(type(p["n"]) is int and p["opt"] in ["adam", "sgd", None, False, 0] for p in first)
 
 
+def test_a_small_integer_and_q_space_is_covered_before_a_repeat_and_the_repeat_is_logged(caplog):
+    # 2 x 3 points that EncodedSpace.size() does not enumerate (a q leaf): the acquisition's
+    # exclusion of tried points must still cover them all, then say why one comes again.
+    config = bayes(
+        {
+            "n": {"min": 1, "max": 2},
+            "q": {"distribution": "q_uniform", "min": 0, "max": 1, "q": 0.5},
+        }
+    )
+    history: list[Trial] = []
+    with caplog.at_level(logging.WARNING, logger="sweepcore.search.bayes"):
+        for i in range(7):
+            point = BayesSearcher().suggest(config, history, n=1, seed=SEED).points[0]
+            history.append(trial(i, point, point["n"] + point["q"]))
+            if i == 5:
+                assert "tried already" not in caplog.text
+
+    assert len({(t.params["n"], t.params["q"]) for t in history[:6]}) == 6
+    assert "every candidate point was tried already" in caplog.text
+
+
 def test_failed_gp_fit_falls_back_to_random_with_a_warning(monkeypatch, caplog):
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise np.linalg.LinAlgError("singular kernel")
