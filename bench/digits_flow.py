@@ -10,8 +10,8 @@ counts where it was suggested. Printed per seed and on average:
 * bayes' best accuracy, and how many trials bayes needed to reach random's best (``-`` if it
   never did).
 
-Run: ``python -m bench.digits_flow [--seeds 3] [--run-cap 24]``. Figures only; nothing is
-asserted. Prefect runs on its temporary local API, as in the README's quick start.
+Run: ``python -m bench.digits_flow [--seeds 3] [--first-seed 0] [--run-cap 24]``. Figures
+only; nothing is asserted. Prefect runs on its temporary local API, as in the README's quick start.
 """
 
 from __future__ import annotations
@@ -54,7 +54,8 @@ def run_one(method: str, seed: int, run_cap: int, store: str) -> list[float | No
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--seeds", type=int, default=3, help="how many seeds")
+    parser.add_argument("--first-seed", type=int, default=0, help="seeds start here")
     parser.add_argument("--run-cap", type=int, default=24)
     args = parser.parse_args()
     quiet_prefect()
@@ -62,7 +63,7 @@ def main() -> None:
     rows = []
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as store:
-        for seed in range(args.seeds):
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
             random_acc = run_one("random", seed, args.run_cap, store)
             bayes_acc = run_one("bayes", seed, args.run_cap, store)
             best_random = max(v for v in random_acc if v is not None)
