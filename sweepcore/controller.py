@@ -76,6 +76,8 @@ class SweepController:
         self.trials: dict[str, Trial] = {t.trial_id: t for t in trials}
         self.running: set[str] = set()
         self.is_exhausted = False
+        #: The search method's diagnostics of the last :meth:`suggest` call, by trial id.
+        self.suggestion_info: dict[str, dict[str, Any]] = {}
         self.grid_size = grid_size
         self.queue: list[str] = []
         self.recovered: list[Trial] = self._recover(retry_failed)
@@ -130,11 +132,14 @@ class SweepController:
         """Ask ``searcher`` for ``n`` points and turn them into new queued trials."""
         result = searcher.suggest(self.config, self.history, n, seed)
         self.is_exhausted = result.is_exhausted
+        self.suggestion_info = {}
         new = []
-        for params in result.points:
+        for i, params in enumerate(result.points):
             index = self.next_index
             trial = Trial(Trial.id_for(index), index, params)
             self.trials[trial.trial_id] = trial
+            if i < len(result.info):
+                self.suggestion_info[trial.trial_id] = result.info[i]
             new.append(trial)
         return new
 

@@ -22,7 +22,10 @@ def suggest_trials(controller: SweepController, n: int, seed: int) -> list[Trial
     logger = get_run_logger()
     new = controller.suggest(get_searcher(controller.config.method), n, seed)
     for trial in new:
-        logger.info("suggested %s: %s", trial.trial_id, trial.params)
+        owed = controller.suggestion_info.get(trial.trial_id, {}).get("owed", ())
+        # Say why bayes held a categorical value: such a point can look odd otherwise.
+        why = f" (owed a trial: {', '.join(owed)})" if owed else ""
+        logger.info("suggested %s: %s%s", trial.trial_id, trial.params, why)
     if controller.is_exhausted:
         logger.info("grid exhausted: every point has a trial")
     return new

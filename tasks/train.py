@@ -9,7 +9,7 @@ from prefect.runtime import task_run
 from sweepcore.config import SweepConfig
 from sweepcore.execute import Trainer, run_attempt
 from sweepcore.store import ResultStore
-from sweepcore.trial import Trial, TrialState
+from sweepcore.trial import Trial, TrialState, best_metric_value
 
 __all__ = ["AttemptFailedError", "train_trial"]
 
@@ -61,4 +61,9 @@ def train_trial(
 def _metric_text(config: SweepConfig, trial: Trial) -> str:
     if config.metric is None:
         return "no metric configured"
-    return f"{config.metric.name}={trial.summary.get(config.metric.name)}"
+    name = config.metric.name
+    last = trial.summary.get(name)
+    best = best_metric_value(trial, name, config.metric.goal)
+    # The leaderboard ranks a trial by its best logged value, so say it when it differs.
+    shown = "" if best is None or best == last else f" (best {best})"
+    return f"{name}={last}{shown}"

@@ -344,6 +344,17 @@ def test_a_value_written_off_early_is_owed_more_trials_as_the_sweep_grows():
     assert len(history) >= bayes_searcher.N_COVER
 
 
+def test_the_controller_keeps_why_a_value_was_owed_for_the_suggest_log():
+    config = bayes({"x": {"min": 0.0, "max": 1.0}, "opt": {"values": ["a", "b"]}})
+    history = [trial(i, {"x": i / 10, "opt": "a"}, (i / 10 - 0.3) ** 2) for i in range(10)]
+    history.append(trial(10, {"x": 0.3, "opt": "b"}, 5.0))
+    controller = SweepController(config, history, parallel=1)
+
+    (new,) = controller.suggest(get_searcher("bayes"), 1, SEED)
+
+    assert controller.suggestion_info[new.trial_id]["owed"] == ["opt='b'"]
+
+
 def test_an_owed_value_is_searched_away_from_where_it_failed():
     # The digits kind: "b" failed twice where "a" is best. The owed trial of "b" must be placed
     # by expected improvement given "b", not at the incumbent's x with "b" switched in (which
@@ -429,6 +440,19 @@ def test_cold_start_is_random_until_two_observations():
     got = BayesSearcher().suggest(config, history, n=3, seed=SEED)
     assert got.points == get_searcher("random").suggest(config, history, n=3, seed=SEED).points
     assert [i["source"] for i in got.info] == ["random"] * 3
+
+
+def test_cold_start_batch_in_a_small_discrete_space_has_no_copies():
+    # 6 points; random search's first four draws for this seed hold copies of one point, which
+    # a parallel bayes sweep used to start as identical trials.
+    config = bayes({"a": {"values": ["x", "y"]}, "b": {"values": [1, 2, 3]}})
+    running = [trial(0, {"a": "y", "b": 1}, None, "running")]
+
+    batch = BayesSearcher().suggest(config, running, n=5, seed=3).points
+
+    drawn = get_searcher("random").suggest(config, running, n=5, seed=3).points
+    assert len({(p["a"], p["b"]) for p in [*drawn, running[0].params]}) < 6
+    assert len({(p["a"], p["b"]) for p in [*batch, running[0].params]}) == 6
 
 
 def test_refuses_n_below_one():
