@@ -414,6 +414,7 @@ def _open_sweep(
         stored = _load_logging_warnings(store.read_config(sweep_id))
         if given is not None:
             require_same_search_space(stored, given, sweep_id)
+            stored = _adopt_changed_settings(store, sweep_id, stored, given)
         state = store.read_state(sweep_id)
         trainer = Trainer(
             function=trainer.function if trainer.function is not None else state.get("function"),
@@ -444,6 +445,28 @@ def _open_sweep(
         raise SweepFailedError(f"sweep id {sweep_id!r} was just created by someone else")
     logger.info("created sweep %s in %s (method %s)", sweep_id, store.url, given.method)
     return _OpenedSweep(given, sweep_id, seed, trainer)
+
+
+def _adopt_changed_settings(
+    store: ResultStore, sweep_id: str, stored: SweepConfig, given: SweepConfig
+) -> SweepConfig:
+    """The config to resume with: the given one, stored for later resumes, if it differs.
+
+    Only settings outside the search space can differ here (``run_cap``, ``metric.target``,
+    ``early_terminate``, the command, the name): raising ``run_cap`` is how a finished sweep
+    is continued, and a resume that kept the stored value would silently stop at the old cap.
+    """
+    changed = sorted(
+        key
+        for key in set(given.raw) | set(stored.raw)
+        if given.raw.get(key) != stored.raw.get(key)
+    )
+    if not changed:
+        return stored
+    shown = ", ".join(f"{k} {stored.raw.get(k)!r} -> {given.raw.get(k)!r}" for k in changed)
+    get_run_logger().info("resuming with the given config's settings: %s", shown)
+    store.replace_config(sweep_id, given.raw)
+    return given
 
 
 @dataclasses.dataclass(frozen=True)

@@ -15,7 +15,8 @@ the store (BR-04). The checks, per distribution, on the range the samples can re
   ``e^x`` neither overflows nor rounds to 0 there). A draw beyond 8 sigma has probability about
   1e-15, so larger draws are the sampler's to clip.
 * ``uniform``: ``max - min`` must be finite. ``q_*``: the largest reachable magnitude divided by
-  ``q`` must be finite, since rounding computes ``round(x / q) * q``.
+  ``q`` must be finite, since rounding computes ``round(x / q) * q``; and a bounded ``q_*``
+  needs a multiple of ``q`` inside its range, or every sample rounds to one value outside it.
 """
 
 from __future__ import annotations
@@ -160,9 +161,32 @@ def _q_problem(dist: str, nums: dict[str, Any]) -> str | None:
         mu, sigma = float(nums["mu"]), float(nums["sigma"])
         top = abs(mu) + TAIL_SIGMAS * sigma
         top = _exp(top) if dist == "q_log_normal" else top
-    if math.isfinite(top / q):
+    if not math.isfinite(top / q):
+        return f"q {q!r} is so small that x / q overflows when rounding; use a larger q."
+    return _no_multiple_problem(dist, nums, q)
+
+
+def _no_multiple_problem(dist: str, nums: dict[str, Any], q: float) -> str | None:
+    """Refuse a bounded ``q_*`` whose range holds no multiple of ``q``.
+
+    Every sample would then round to one value outside ``[min, max]`` (``min: 0.1, max: 0.4,
+    q: 1`` gives 0 every time, not even positive on a log scale): a constant nobody meant.
+    W&B accepts such configs.
+    """
+    if dist == "q_uniform" or dist == "q_log_uniform_values":
+        low, high = float(nums["min"]), float(nums["max"])
+    elif dist == "q_log_uniform":
+        low, high = math.exp(float(nums["min"])), math.exp(float(nums["max"]))
+    else:
         return None
-    return f"q {q!r} is so small that x / q overflows when rounding; use a larger q."
+    first = math.ceil(low / q - 1e-9) * q
+    if first <= high * (1 + 1e-12) + 1e-300:
+        return None
+    return (
+        f"no multiple of q {_fmt(q)} lies in the range [{_fmt(low)}, {_fmt(high)}], so every "
+        f"sample would round to the same value outside it; use a q of at most {_fmt(high - low)} "
+        "or widen the range."
+    )
 
 
 def _exp_problem(label: str, exponent: float) -> str | None:

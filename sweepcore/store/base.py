@@ -147,6 +147,15 @@ class ResultStore:
         self.write_state(sweep_id, state)
         return True
 
+    def replace_config(self, sweep_id: str, raw_config: Mapping[str, Any]) -> None:
+        """Overwrite an existing sweep's config (a resume that raised ``run_cap``, say).
+
+        The caller checks first that the search space is unchanged
+        (:func:`sweepcore.config.require_same_search_space`).
+        """
+        text = yaml.safe_dump(dict(raw_config), sort_keys=False).encode("utf-8")
+        self.blobs.write(f"{sweep_id}/sweep.yaml", text)
+
     def read_config(self, sweep_id: str) -> dict[str, Any]:
         """The config the sweep was created with, as given.
 

@@ -256,6 +256,26 @@ def test_resume_refuses_a_changed_search_space(tmp_path):
     assert len(open_store(str(tmp_path)).load_trials("s1")) == 2
 
 
+def test_resume_with_a_raised_run_cap_continues_the_sweep_and_keeps_the_new_cap(tmp_path):
+    v1 = {
+        "method": "random",
+        "metric": {"name": "loss"},
+        "run_cap": 2,
+        "parameters": {"x": {"min": 0.0, "max": 1.0}},
+    }
+    store = str(tmp_path)
+    function = "tests.flows.trainers:quadratic"
+    _run(config=v1, function=function, store=store, sweep_id="s1", parallel=2)
+
+    _run(config={**v1, "run_cap": 3}, function=function, store=store, sweep_id="s1", parallel=2)
+    assert len(open_store(store).load_trials("s1")) == 3
+
+    # Resumed without a config, the sweep keeps the raised cap: nothing more to run.
+    summary = _run(function=function, store=store, sweep_id="s1", parallel=2)
+    assert summary["states"] == {"finished": 3}
+    assert open_store(store).read_config("s1")["run_cap"] == 3
+
+
 def _example(name: str) -> dict:
     import yaml
 

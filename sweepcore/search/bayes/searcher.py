@@ -312,6 +312,13 @@ def _random(
                 break
             point = _draw(config, rng)
         row = space.encode(point)
+        if row is not None and _is_taken(row, taken):
+            logger.warning(
+                "bayes: trial %d repeats a point already taken (no fresh one in %d random "
+                "draws; a space this small is soon all tried)",
+                index,
+                MAX_REDRAWS,
+            )
         if row is not None:
             taken = np.vstack([taken, row])
         logger.info("bayes: trial %d suggested %s at random (%s)", index, point, reason)

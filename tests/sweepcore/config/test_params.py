@@ -199,12 +199,32 @@ def test_deprecated_distribution_with_wide_exponents_warns_without_check_this() 
         ({"distribution": "q_uniform", "min": 0.0, "max": 1e300, "q": 1e-300}, "x / q overflows"),
         ({"distribution": "inv_log_uniform_values", "min": 1e-320, "max": 1.0}, "1/min"),
         ({"distribution": "int_uniform", "min": 0, "max": 2**64}, "must fit in 64 bits"),
+        # Every sample would round to 0: outside [0.1, 0.4], and not positive on a log scale.
+        (
+            {"distribution": "q_log_uniform_values", "min": 0.1, "max": 0.4, "q": 1},
+            "no multiple of q 1 lies in the range [0.1, 0.4]",
+        ),
+        ({"distribution": "q_uniform", "min": 0.2, "max": 0.7, "q": 1}, "q of at most 0.5"),
+        ({"distribution": "q_log_uniform", "min": 0, "max": 0.5, "q": 2}, "[1, 1.6487]"),
     ],
 )
 def test_config_rejects_bounds_that_would_give_non_finite_samples(
     spec: dict[str, Any], expected: str
 ) -> None:
     assert expected in str(_refused(_space({"p": spec})))
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {"distribution": "q_uniform", "min": -0.5, "max": 0.5, "q": 1},
+        {"distribution": "q_uniform", "min": 0.0, "max": 1.0, "q": 0.3},
+        {"distribution": "q_log_uniform_values", "min": 1, "max": 64, "q": 4},
+        {"distribution": "q_log_uniform_values", "min": 0.1, "max": 0.3, "q": 0.1},
+    ],
+)
+def test_a_q_with_a_multiple_in_range_is_accepted(spec: dict[str, Any]) -> None:
+    check_config(_space({"p": spec}))
 
 
 def test_grid_refuses_continuous_and_weighted_parameters_naming_them() -> None:

@@ -455,6 +455,16 @@ def test_cold_start_batch_in_a_small_discrete_space_has_no_copies():
     assert len({(p["a"], p["b"]) for p in [*batch, running[0].params]}) == 6
 
 
+def test_a_random_first_trial_that_must_repeat_a_point_says_so(caplog):
+    config = bayes({"x": {"values": [1, 2, 3]}})
+    running = [trial(i, {"x": x}, None, "running") for i, x in enumerate([1, 2, 3])]
+
+    with caplog.at_level(logging.WARNING, logger="sweepcore.search.bayes"):
+        BayesSearcher().suggest(config, running, n=1, seed=SEED)
+
+    assert "trial 3 repeats a point already taken" in caplog.text
+
+
 def test_refuses_n_below_one():
     config = bayes({"x": {"min": 0.0, "max": 1.0}})
     with pytest.raises(ValueError, match="n must be at least 1"):
