@@ -225,24 +225,29 @@ def _run_loop(
                 continue
             break
 
-        done = next(as_completed(list(futures.values())))
-        trial_id = next(k for k, f in futures.items() if f is done)
-        ended = _trial_result(store, sweep_id, trial_id, done, controller.parallel)
-        controller.record(ended)
-        # Only a recorded trial leaves ``futures``: an interrupt before this line finds it
-        # there and records its result again, instead of taking it for a trial that never
-        # started and overwriting its record as cancelled.
-        del futures[trial_id]
-        n_ended += 1
+        first = next(as_completed(list(futures.values())))
+        # Every trial that has ended by now is recorded before the next suggestion: with fast
+        # trainers several end together, and suggesting after each one would hand bayes a
+        # history that still counts the others as running.
+        ready = [first, *(f for f in futures.values() if f is not first and _has_ended(f))]
+        for done in ready:
+            trial_id = next(k for k, f in futures.items() if f is done)
+            ended = _trial_result(store, sweep_id, trial_id, done, controller.parallel)
+            controller.record(ended)
+            # Only a recorded trial leaves ``futures``: an interrupt before this line finds it
+            # there and records its result again, instead of taking it for a trial that never
+            # started and overwriting its record as cancelled.
+            del futures[trial_id]
+            n_ended += 1
 
-        progress = controller.progress()
-        _log_progress(logger, controller, ended)
-        if progress.total:
-            update_progress_artifact(
-                progress_id, min(100.0, 100.0 * progress.n_done / progress.total)
-            )
-        if n_ended % RESULTS_EVERY == 0:
-            publish_results(store, sweep_id, controller)
+            progress = controller.progress()
+            _log_progress(logger, controller, ended)
+            if progress.total:
+                update_progress_artifact(
+                    progress_id, min(100.0, 100.0 * progress.n_done / progress.total)
+                )
+            if n_ended % RESULTS_EVERY == 0:
+                publish_results(store, sweep_id, controller)
 
     reason = controller.stop_reason()
     if reason:
@@ -349,6 +354,17 @@ def resume_command(store_url: str, sweep_id: str, parallel: int, program: str = 
     """
     command = [program, "run", "--sweep-id", sweep_id, "--store", store_url]
     return shlex.join([*command, "--parallel", str(parallel)])
+
+
+def _has_ended(future: PrefectFuture[Trial]) -> bool:
+    """Whether a training task has ended, asked without waiting or calling the API.
+
+    Futures of Prefect's thread and process pools wrap a ``concurrent.futures.Future``; for a
+    runner whose futures do not, the answer is ``False`` and the loop takes one at a time.
+    """
+    wrapped = getattr(future, "wrapped_future", None)
+    done = getattr(wrapped, "done", None)
+    return bool(callable(done) and done())
 
 
 def _trial_result(

@@ -534,3 +534,21 @@ def test_the_cancelled_state_is_written_with_interrupts_ignored():
         os.kill(os.getpid(), signal.SIGINT)  # would raise KeyboardInterrupt here otherwise
         reached = True
     assert reached and signal.getsignal(signal.SIGINT) is before
+
+
+def test_the_loop_sees_which_training_tasks_have_ended_without_waiting():
+    # Trials that end together are all recorded before the next suggestion; the loop asks
+    # each future's wrapped concurrent future, which never blocks.
+    import uuid
+    from concurrent.futures import Future
+
+    from prefect.futures import PrefectConcurrentFuture
+
+    from flows.sweep import _has_ended
+
+    ended, running = Future(), Future()
+    ended.set_result(None)
+
+    assert _has_ended(PrefectConcurrentFuture(uuid.uuid4(), ended))
+    assert not _has_ended(PrefectConcurrentFuture(uuid.uuid4(), running))
+    assert not _has_ended(object())  # a runner whose futures wrap nothing: one at a time
