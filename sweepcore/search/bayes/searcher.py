@@ -21,8 +21,8 @@ For each request of ``n`` points with history ``H`` (trial indices ``i = len(H),
    categorical and integer leaves, at most ``MAX_ENUMERATED`` points) every point is scored and
    the best one not yet tried, in flight, or in this batch is taken, so no point repeats until
    all have been tried.
-6. A categorical value with too few trials for how many are taken (every value while fewer
-   than ``N_COVER`` are taken, a share growing like the square root of their number after;
+6. A categorical value with too few trials for how many are taken (a share growing like the
+   square root of their number, and at least one while fewer than ``N_COVER`` are taken;
    :func:`starved_values`) is owed the next point: its leaf is held at the value and the other
    parameters are searched by expected improvement given it.
 
