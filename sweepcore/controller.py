@@ -132,15 +132,13 @@ class SweepController:
         """Ask ``searcher`` for ``n`` points and turn them into new queued trials."""
         result = searcher.suggest(self.config, self.history, n, seed)
         self.is_exhausted = result.is_exhausted
-        self.suggestion_info = {}
         new = []
-        for i, params in enumerate(result.points):
+        for params in result.points:
             index = self.next_index
             trial = Trial(Trial.id_for(index), index, params)
             self.trials[trial.trial_id] = trial
-            if i < len(result.info):
-                self.suggestion_info[trial.trial_id] = result.info[i]
             new.append(trial)
+        self.suggestion_info = {t.trial_id: i for t, i in zip(new, result.info, strict=False)}
         return new
 
     def enqueue(self, trial: Trial) -> None:

@@ -33,6 +33,7 @@ from sweepcore.search.bayes.space import EncodedSpace
 __all__ = [
     "Choice",
     "Pin",
+    "is_among",
     "log_expected_improvement",
     "maximize_log_ei",
     "pin",
@@ -152,11 +153,11 @@ def maximize_log_ei(
     final_scores = _score(model, finalists)
 
     for i in np.argsort(-final_scores):
-        if not _is_excluded(finalists[i], exclude):
+        if not is_among(finalists[i], exclude):
             return _choice(model, finalists[i])
     for i in order:
         snapped = space.snap(candidates[i : i + 1])[0]
-        if not _is_excluded(snapped, exclude):
+        if not is_among(snapped, exclude):
             return _choice(model, snapped)
     # Only a small discrete space gets here (integer and q leaves, say 2 x 3 points, which
     # space.size() does not enumerate): every candidate has been tried.
@@ -285,7 +286,8 @@ def _improve_categoricals(
     return np.vstack([finalists, *variants])
 
 
-def _is_excluded(x: np.ndarray, exclude: np.ndarray) -> bool:
-    if len(exclude) == 0:
+def is_among(x: np.ndarray, rows: np.ndarray) -> bool:
+    """Whether the encoded point ``x`` equals one of ``rows`` (shape ``(m, d)``) exactly."""
+    if len(rows) == 0:
         return False
-    return bool(np.any(np.max(np.abs(exclude - x), axis=1) < 1e-9))
+    return bool(np.any(np.max(np.abs(rows - x), axis=1) < 1e-9))

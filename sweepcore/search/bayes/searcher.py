@@ -49,6 +49,7 @@ from sweepcore.search.bayes.acquisition import (
     Choice,
     Pin,
     best_of,
+    is_among,
     maximize_log_ei,
     pin,
 )
@@ -166,9 +167,9 @@ class BayesSearcher:
         space = EncodedSpace(config.parameters)
         X, y = _observed_rows(space, table)
         pending = _rows(space, [t.params for t in table.in_flight])
+        taken = np.vstack([X, pending])
         indices = range(first, first + n)
         if len(y) < N_COLD_START:
-            taken = np.vstack([X, pending])
             return _random(config, space, taken, indices, seed, "cold start: fewer than 2 results")
 
         try:
@@ -177,24 +178,24 @@ class BayesSearcher:
                 model = model.with_points(pending, model.predict(pending)[0])
         except (np.linalg.LinAlgError, ValueError) as exc:
             logger.warning("bayes: the GP fit failed (%s); falling back to random points", exc)
-            return _random(config, space, np.vstack([X, pending]), indices, seed, "GP fit failed")
+            return _random(config, space, taken, indices, seed, "GP fit failed")
 
         anchors = X[np.argsort(y)[:5]]
-        taken = np.vstack([X, pending]) if len(pending) else X
         points: list[dict[str, Any]] = []
         info: list[dict[str, Any]] = []
         for index in indices:
             pins = starved_values(space, taken, index)
             choice = _choose(model, space, anchors, taken, rng_for_index(seed, index), pins)
             point = space.decode(choice.x)
+            owed = [space.value_name(column) for *_, column in pins]
             points.append(point)
-            info.append(_info(choice, model, table.goal, [space.value_name(c) for *_, c in pins]))
+            info.append(_info(choice, model, table.goal, owed))
             logger.info(
                 "bayes: trial %d suggested %s (log EI %.3g%s)",
                 index,
                 point,
                 choice.log_ei,
-                "".join(f", owed a trial: {name}" for name in info[-1].get("owed", ())),
+                "".join(f", owed a trial: {name}" for name in owed),
             )
             taken = np.vstack([taken, choice.x])
             model = model.with_points(choice.x[None, :], np.array([choice.mean]))
@@ -306,13 +307,13 @@ def _random(
     for index in indices:
         rng = rng_for_index(seed, index)
         point = _draw(config, rng)
+        row = space.encode(point)
         for _ in range(MAX_REDRAWS):
-            row = space.encode(point)
-            if row is None or not _is_taken(row, taken):
+            if row is None or not is_among(row, taken):
                 break
             point = _draw(config, rng)
-        row = space.encode(point)
-        if row is not None and _is_taken(row, taken):
+            row = space.encode(point)
+        if row is not None and is_among(row, taken):
             logger.warning(
                 "bayes: trial %d repeats a point already taken (no fresh one in %d random "
                 "draws; a space this small is soon all tried)",
@@ -330,10 +331,6 @@ def _random(
 
 def _draw(config: SweepConfig, rng: np.random.Generator) -> dict[str, Any]:
     return nest((p.path, sample(p, rng)) for p in config.parameters)
-
-
-def _is_taken(row: np.ndarray, taken: np.ndarray) -> bool:
-    return bool(len(taken)) and bool(np.any(np.max(np.abs(taken - row), axis=1) < 1e-9))
 
 
 def _info(choice: Choice, model: SurrogateModel, goal: str, owed: list[str]) -> dict[str, Any]:
