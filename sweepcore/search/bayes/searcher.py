@@ -173,7 +173,7 @@ class BayesSearcher:
             return _random(config, space, taken, indices, seed, "cold start: fewer than 2 results")
 
         try:
-            model = _fit(X, _tame_outliers(y), rng_for_index(seed, first), space.numeric_columns)
+            model = _fit(X, _tame_outliers(y), rng_for_index(seed, first), space)
             if len(pending):
                 model = model.with_points(pending, model.predict(pending)[0])
         except (np.linalg.LinAlgError, ValueError) as exc:
@@ -246,12 +246,19 @@ def starved_values(space: EncodedSpace, taken: np.ndarray, index: int) -> list[P
 
 
 def _fit(
-    X: np.ndarray, y: np.ndarray, rng: np.random.Generator, numeric: np.ndarray
+    X: np.ndarray, y: np.ndarray, rng: np.random.Generator, space: EncodedSpace
 ) -> SurrogateModel:
     """Fit hyperparameters on at most ``N_FIT`` rows, condition on at most ``N_MODEL``."""
     fit_rows = _subsample(y, N_FIT, rng)
     n_restarts = 1 if len(fit_rows) <= 60 else 0
-    model = fit_surrogate(X[fit_rows], y[fit_rows], rng, n_restarts, trend_columns=numeric)
+    model = fit_surrogate(
+        X[fit_rows],
+        y[fit_rows],
+        rng,
+        n_restarts,
+        trend_columns=space.numeric_columns,
+        trend_blocks=space.categorical_blocks,
+    )
     if len(y) <= N_FIT:
         return model
     rows = _subsample(y, N_MODEL, rng)
