@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from bench.digits_flow import _summary, trials_to_reach
+from bench.digits_flow import _summary, _typical, trials_to_reach
 
 
 def test_trials_to_reach_counts_from_one_and_skips_failed_trials() -> None:
@@ -23,6 +23,22 @@ def test_summary_counts_a_miss_as_one_trial_past_the_cap() -> None:
     assert "never got there in 1 of 3 seeds" in text
     # (4 + 25 + 3) / 3: the miss is not left out of the mean.
     assert "random 6.0, bayes 10.7" in text
+
+
+def test_typical_best_is_one_target_for_every_seed() -> None:
+    # Random's bests are 0.9, 0.95 and 0.98: the median, 0.95, is the target in all three.
+    runs = [
+        ([0.5, 0.9, None], [0.95, 0.5, 0.5]),
+        ([0.95, 0.2, 0.2], [0.1, 0.2, 0.97]),
+        ([0.2, 0.98, 0.1], [0.1, 0.1, 0.1]),
+    ]
+
+    text = _typical(runs, run_cap=3)
+
+    assert "median over 3 seeds) 0.9500" in text
+    # Random: miss (4), 1, 2; bayes: 1, 3, miss (4).
+    assert "random 2.3 (reached in 2, mean best 0.94333)" in text
+    assert "bayes 2.7 (reached in 2, mean best 0.67333)" in text
 
 
 def test_importing_the_flow_benchmarks_leaves_the_environment_alone() -> None:

@@ -212,7 +212,13 @@ def fit_surrogate(
 #
 # Why a bowl and a tilt per categorical value: a value often moves the good region (an SVM's
 # `poly` kernel works at large gamma, where `rbf` fails), and a shared tilt learned from one
-# value sent the others there. PER_VALUE_NOTE
+# value sent the others there (after `poly` did well at gamma = 1, `rbf` was tried there too).
+# Digits simulation, batches of 4, 24 trials, tuning seeds 100-139: trials to reach random's
+# best 7.65 on average (miss = 25) against 8.25 with one shared bowl and tilt (random 8.6);
+# the `poly` plateau after 5.4 trials against 5.7; the thin strip just above it found in 7
+# seeds against 3. lasso_diabetes (two binary leaves), mean normalised score: 0.53 against
+# 0.46 sequential on seeds 100-149, 0.28 against 0.33 in 8 batches of 8 on seeds 100-119;
+# both move mostly with how many seeds end in its second basin (2974.8 against 2971.7).
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,8 @@ For each request of ``n`` points with history ``H`` (trial indices ``i = len(H),
    :class:`~sweepcore.search.random.RandomSearcher` draws trial ``i``.
 3. Otherwise a GP is fitted to the losses (:func:`~sweepcore.search.bayes.gp.fit_surrogate`),
    with a far tail of bad losses (diverged trials) pulled in first (``_tame_outliers``), around
-   a prior mean that is a bowl and a tilt over the numeric leaves.
+   a prior mean that is a bowl and a tilt over the numeric leaves, one of each per categorical
+   value.
    Past ``N_FIT`` observations the hyperparameters are fitted on the best ``N_KEEP_BEST`` plus
    a seeded random subset, and past ``N_MODEL`` the posterior is conditioned on such a subset
    too (the cost of a fit grows as ``n^3``).
