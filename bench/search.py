@@ -156,6 +156,9 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--problems", help="comma-separated problems (default: the mode's)")
     parser.add_argument("--seeds-synthetic", type=int, help="override the mode's seed count")
     parser.add_argument("--seeds-model", type=int, help="override the mode's seed count")
+    parser.add_argument(
+        "--first-seed", type=int, default=0, help="seeds start here (default 0; tuning: 100)"
+    )
     parser.add_argument("--workers", type=int, default=2, help="processes (default 2)")
     parser.add_argument("--no-latency", action="store_true", help="skip the latency table")
     parser.add_argument(
@@ -185,7 +188,8 @@ def _tasks(
                 if (method, budget) in skip:
                     continue
                 # A method that ignores the seed runs once; its run stands for every seed.
-                seeds = [0] if METHODS[method].ignores_seed else range(n_seeds)
+                first = args.first_seed
+                seeds = [first] if METHODS[method].ignores_seed else range(first, first + n_seeds)
                 tasks += [Task(name, method, budget, n_batches, batch_size, s) for s in seeds]
 
     def cost(t: Task) -> float:
@@ -252,7 +256,8 @@ def _run(
             expanded.append(r)
             continue
         n_seeds = _n_seeds(plan, args, PROBLEMS[r["problem"]].kind)
-        expanded += [{**r, "seed": s, "copied": s != r["seed"]} for s in range(n_seeds)]
+        seeds = range(args.first_seed, args.first_seed + n_seeds)
+        expanded += [{**r, "seed": s, "copied": s != r["seed"]} for s in seeds]
     raw_path.write_text("".join(json.dumps(r) + "\n" for r in expanded))
     return expanded
 

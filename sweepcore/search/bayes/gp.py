@@ -27,11 +27,10 @@ The GP models the residuals of a prior mean ``m(x) = beta . f(x)`` with
 or a tilt across the whole cube. With categorical leaves the bowl and the tilt are each value's
 own: ``f`` holds ``h_v * sum_j z_j^2`` and ``h_v * z`` for every one-hot column ``h_v``, so with
 two leaves the bowl at a point is the sum of its two values' bowls. ``beta`` is the
-generalised least squares estimate under the
-fitted kernel, with a standard normal prior on every coefficient but the constant (see
-``_fit_trend``). Far from every trial the posterior falls back to this trend instead of to the
-average loss, which would flatter regions nobody has tried (the comment above
-the comment above ``_Trend`` has the measurements).
+generalised least squares estimate under the fitted kernel, with a standard normal prior on
+every coefficient but the constant (see ``_fit_trend``). Far from every trial the posterior
+falls back to this trend instead of to the average loss, which would flatter regions nobody
+has tried (the comment above ``_Trend`` has the measurements).
 """
 
 from __future__ import annotations
