@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from bench.digits_flow import _summary, _typical, trials_to_reach
+from bench.digits_flow import _rows, _summary, _typical, trials_to_reach
 
 
 def test_trials_to_reach_counts_from_one_and_skips_failed_trials() -> None:
@@ -39,6 +39,16 @@ def test_typical_best_is_one_target_for_every_seed() -> None:
     # Random: miss (4), 1, 2; bayes: 1, 3, miss (4).
     assert "random 2.3 (reached in 2, mean best 0.94333)" in text
     assert "bayes 2.7 (reached in 2, mean best 0.67333)" in text
+
+
+def test_rows_measure_bayes_against_random_best_of_the_same_seed() -> None:
+    runs = [([0.5, None, 0.9], [0.9, 0.95, 0.1]), ([0.7, 0.7, 0.2], [0.1, 0.2, 0.6])]
+
+    rows = _rows(range(7, 9), runs)
+
+    # Seed 7: random's best 0.9 at its third trial, bayes' first trial reaches it.
+    # Seed 8: random's best 0.7 at its first trial; bayes never reaches it.
+    assert rows == [(7, 0.9, 3, 0.95, 1), (8, 0.7, 1, 0.6, None)]
 
 
 def test_importing_the_flow_benchmarks_leaves_the_environment_alone() -> None:
