@@ -9,8 +9,7 @@ For each request of ``n`` points with history ``H`` (trial indices ``i = len(H),
    :class:`~sweepcore.search.random.RandomSearcher` draws trial ``i``.
 3. Otherwise a GP is fitted to the losses (:func:`~sweepcore.search.bayes.gp.fit_surrogate`),
    with a far tail of bad losses (diverged trials) pulled in first (``_tame_outliers``), around
-   a prior mean that is a bowl and a tilt over the numeric leaves, one of each per categorical
-   value.
+   a prior mean that is a bowl and a tilt over the numeric leaves.
    Past ``N_FIT`` observations the hyperparameters are fitted on the best ``N_KEEP_BEST`` plus
    a seeded random subset, and past ``N_MODEL`` the posterior is conditioned on such a subset
    too (the cost of a fit grows as ``n^3``).
@@ -174,7 +173,7 @@ class BayesSearcher:
             return _random(config, space, taken, indices, seed, "cold start: fewer than 2 results")
 
         try:
-            model = _fit(X, _tame_outliers(y), rng_for_index(seed, first), space)
+            model = _fit(X, _tame_outliers(y), rng_for_index(seed, first), space.numeric_columns)
             if len(pending):
                 model = model.with_points(pending, model.predict(pending)[0])
         except (np.linalg.LinAlgError, ValueError) as exc:
@@ -247,19 +246,12 @@ def starved_values(space: EncodedSpace, taken: np.ndarray, index: int) -> list[P
 
 
 def _fit(
-    X: np.ndarray, y: np.ndarray, rng: np.random.Generator, space: EncodedSpace
+    X: np.ndarray, y: np.ndarray, rng: np.random.Generator, numeric: np.ndarray
 ) -> SurrogateModel:
     """Fit hyperparameters on at most ``N_FIT`` rows, condition on at most ``N_MODEL``."""
     fit_rows = _subsample(y, N_FIT, rng)
     n_restarts = 1 if len(fit_rows) <= 60 else 0
-    model = fit_surrogate(
-        X[fit_rows],
-        y[fit_rows],
-        rng,
-        n_restarts,
-        trend_columns=space.numeric_columns,
-        trend_blocks=space.categorical_blocks,
-    )
+    model = fit_surrogate(X[fit_rows], y[fit_rows], rng, n_restarts, trend_columns=numeric)
     if len(y) <= N_FIT:
         return model
     rows = _subsample(y, N_MODEL, rng)

@@ -252,26 +252,6 @@ def test_far_from_every_trial_the_model_follows_the_fitted_bowl_not_the_average(
     assert constant < highest
 
 
-def test_each_categorical_value_has_its_own_tilt():
-    # Column 0 numeric, columns 1-2 one-hot: value "a" is better at high x, "b" at low x, and
-    # no trial of either comes near x = 0 or x = 1.
-    rng = np.random.default_rng(0)
-    x = np.concatenate([0.3 + 0.4 * rng.random(8), 0.3 + 0.4 * rng.random(8)])
-    hot = np.repeat(np.eye(2), 8, axis=0)
-    X = np.column_stack([x, hot])
-    y = np.where(hot[:, 0] == 1.0, -x, x)
-    ends = np.array([[0.0, 1.0, 0.0], [1.0, 1.0, 0.0], [0.0, 0.0, 1.0], [1.0, 0.0, 1.0]])
-
-    per_value = fit_surrogate(X, y, rng, trend_columns=np.arange(1), trend_blocks=[(1, 3)])
-    a_low, a_high, b_low, b_high = per_value.prior_mean(ends)
-    shared = fit_surrogate(X, y, rng, trend_columns=np.arange(1)).prior_mean(ends)
-
-    assert a_high < a_low - 1.0
-    assert b_low < b_high - 1.0
-    # One tilt for both values learns no direction from two halves that disagree.
-    assert abs(shared[1] - shared[0]) < 0.1
-
-
 def test_a_diverged_trial_does_not_flatten_the_model():
     # One loss nine orders of magnitude above the rest would set the GP's scale and make every
     # other trial look alike (the suggestion then lands 0.56 away from the optimum).
