@@ -65,7 +65,10 @@ def run_one(method: str, seed: int, run_cap: int, store: str) -> list[float | No
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     parser.add_argument("--seeds", type=int, default=3, help="how many seeds")
     parser.add_argument("--first-seed", type=int, default=0, help="seeds start here")
     parser.add_argument("--run-cap", type=int, default=24, help="trials per sweep")

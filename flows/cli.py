@@ -16,6 +16,7 @@ traceback.
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
 import sys
 import time
@@ -184,6 +185,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
             )
         if cfg is not None and not resuming:
             check_trainer(cfg, Trainer(function=args.function, work_dir=args.work_dir or "."))
+            if args.sweep_id is not None:
+                print(_creating_notice(store, args.sweep_id), file=sys.stderr)
         if resuming:
             _refuse_live_controller(store, args.sweep_id)
             if cfg is not None:  # refused here too, before Prefect's start-up
@@ -227,6 +230,18 @@ def _cmd_run(args: argparse.Namespace) -> int:
     print()
     _print_leaderboard(summary["sweep_id"], summary["store"])
     return 0
+
+
+def _creating_notice(store: Any, sweep_id: str) -> str:
+    """What ``--sweep-id`` does when the store has no such sweep, with the nearest stored id.
+
+    A mistyped id would otherwise start a new sweep with nothing said but an INFO line.
+    """
+    notice = f"sweep run: {store.url} has no sweep {sweep_id!r}; creating it under that id"
+    nearest = difflib.get_close_matches(sweep_id, store.list_sweeps(), n=1, cutoff=0.8)
+    if nearest:
+        notice += f" (to resume {nearest[0]!r} instead, give --sweep-id {nearest[0]})"
+    return notice
 
 
 def _refuse_live_controller(store: Any, sweep_id: str) -> None:
@@ -287,6 +302,12 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from sweepcore.results import load_results
     from sweepcore.store import StoreError, open_store
 
+    if args.format == "parquet" and not args.out and sys.stdout.isatty():
+        print(
+            "sweep export: Parquet is binary; give --out FILE, or redirect the output",
+            file=sys.stderr,
+        )
+        return 2
     try:
         _check_remote(open_store(args.store))
         frame = load_results(args.store, args.sweep_id)
@@ -305,6 +326,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     if args.out:
         with open(args.out, "wb") as fh:
             fh.write(data)
+        print(f"wrote {len(frame)} trial(s) to {args.out}", file=sys.stderr)
     else:
         sys.stdout.buffer.write(data)
     return 0

@@ -22,6 +22,7 @@ import ctypes
 import difflib
 import importlib
 import importlib.util
+import inspect
 import logging
 import os
 import queue
@@ -165,7 +166,7 @@ def check_trainer(config: SweepConfig, trainer: Trainer) -> None:
         TrainerError: What is missing and how to give it.
     """
     if trainer.function is not None:
-        resolve_function(trainer.function)
+        _check_signature(resolve_function(trainer.function))
         return
     if config.program is None and config.command is None:
         raise TrainerError(
@@ -181,6 +182,27 @@ def check_trainer(config: SweepConfig, trainer: Trainer) -> None:
                 f"{str(Path(trainer.work_dir).resolve())!r}; pass --work-dir DIR (the folder "
                 "the program is in) or fix the path"
             )
+
+
+def _check_signature(func: Callable[..., Any]) -> None:
+    """Refuse a function that cannot be called as ``func(config, run)``.
+
+    A W&B trainer takes no arguments (it calls ``wandb.init()``); run as it is, every trial
+    would fail with the same TypeError.
+    """
+    try:
+        signature = inspect.signature(func)
+    except (TypeError, ValueError):  # some builtins and C callables have none
+        return
+    try:
+        signature.bind({}, None)
+    except TypeError as exc:
+        name = getattr(func, "__qualname__", repr(func))
+        raise TrainerError(
+            f"--function: {name}{signature} cannot be called as {name}(config, run) ({exc}); "
+            "a trainer takes the trial's values and a run to log to, e.g. "
+            "def train(config, run): run.log({'loss': ...})"
+        ) from exc
 
 
 def run_attempt(

@@ -98,13 +98,14 @@ class Parameter:
 
         A constant cannot, nor can a ``values`` list whose items are all the same value as W&B's
         grid sees it (:func:`sweepcore.space.canonical_key`): ``[3]``, ``["a", "a"]`` and
-        ``[2, 2.0]`` each hold one value, while ``[1, True]`` and ``[1, "1"]`` hold two.
+        ``[2, 2.0]`` each hold one value, while ``[1, True]`` and ``[1, "1"]`` hold two. Nor
+        can a normal-family leaf with ``sigma: 0`` (W&B accepts it; every draw is ``mu``).
         """
         # Imported here: sweepcore.space imports this module for Parameter, so a module-level
         # import would be circular.
         from sweepcore.space import canonical_key
 
-        if self.is_constant:
+        if self.is_constant or self.sigma == 0:
             return False
         return self.values is None or len({canonical_key(v) for v in self.values}) > 1
 

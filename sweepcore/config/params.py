@@ -275,7 +275,8 @@ def _check_keys(site: ParamSite, dist: str) -> None:
             hint = f" {dist} is unbounded; for bounded values use uniform or a *_values form."
         elif "probabilities" in extra:
             hint = " probabilities go only with values."
-        typos = _typos(extra, sorted(_SPEC_KEYS))
+        # A key of another distribution (``min`` under normal) is not a typo of anything.
+        typos = _typos([k for k in extra if k not in _SPEC_KEYS], sorted(allowed))
         if typos:
             hint += " " + typos
         site.invalid(

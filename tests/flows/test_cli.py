@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import signal
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -334,6 +336,32 @@ def _wait_for_finished(store, sweep_id: str, at_least: int, proc) -> list[str]:
 
 @pytest.mark.slow
 @pytest.mark.usefixtures("prefect_api")
+def test_a_sweep_id_the_store_lacks_is_created_and_the_closest_stored_id_named(tmp_path):
+    store_dir = tmp_path / "store"
+    config = {"method": "grid", "metric": {"name": "loss"}, "parameters": {"x": {"values": [0.5]}}}
+    open_store(str(store_dir)).create_sweep("20261204-180117-906367", config, {"status": "done"})
+    path = _write(tmp_path / "c.yaml", config)
+
+    typo = "20261204-180117-906368"
+    result = _sweep(
+        "run",
+        path,
+        "--function",
+        "tests.flows.trainers:quadratic",
+        "--store",
+        str(store_dir),
+        "--sweep-id",
+        typo,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert f"has no sweep '{typo}'; creating it under that id" in result.stderr
+    assert "(to resume '20261204-180117-906367' instead, give --sweep-id" in result.stderr
+    assert len(open_store(str(store_dir)).load_trials(typo)) == 1
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("prefect_api")
 def test_command_example_and_null_values_reach_the_program(tmp_path):
     """The program/command path, with BR-14's null/false/0 values: each reaches the program
     with its own spelling, and stored JSON holds real null/false."""
@@ -401,6 +429,30 @@ def test_show_prints_the_leaderboard_best_first(tmp_path):
     for line in csv.stdout.splitlines()[1:]:  # JSON keeps every digit the CSV has
         trial_id, _, x, loss = line.split(",")[:4]
         assert records[trial_id]["x"] == float(x) and records[trial_id]["loss"] == float(loss)
+    out = tmp_path / "shown.parquet"
+    saved = _sweep(
+        "export", "shown", "--store", str(tmp_path), "--format", "parquet", "--out", str(out)
+    )
+    assert saved.returncode == 0 and f"wrote 3 trial(s) to {out}" in saved.stderr
+    assert len(pd.read_parquet(out)) == 3
+
+
+def test_export_refuses_to_write_parquet_to_a_terminal(tmp_path):
+    terminal, other_end = pty.openpty()
+    try:
+        result = subprocess.run(
+            [*SWEEP, "export", "any", "--store", str(tmp_path), "--format", "parquet"],
+            cwd=REPO,
+            stdout=other_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        os.close(other_end)
+        os.close(terminal)
+    assert result.returncode == 2
+    assert "Parquet is binary; give --out FILE" in result.stderr
 
 
 def test_run_refuses_a_malformed_s3_url_and_a_missing_sweep_before_prefect(tmp_path):

@@ -222,3 +222,18 @@ def test_check_trainer_refuses_a_missing_program_or_no_trainer(tmp_path):
     check_trainer(missing, Trainer(work_dir=str(tmp_path)))
     with pytest.raises(TrainerError, match="cannot import"):
         check_trainer(no_trainer, Trainer(function="no_such_module_here:train"))
+
+
+def test_check_trainer_refuses_a_function_that_cannot_take_config_and_run():
+    config = load_config({"method": "random", "parameters": {"x": {"value": 1}}})
+
+    def wandb_style() -> None:  # a W&B trainer calls wandb.init() and takes no arguments
+        pass
+
+    def keyword_only(*, config: Any, run: Any) -> None:
+        pass
+
+    for bad in (wandb_style, keyword_only):
+        with pytest.raises(TrainerError, match=r"cannot be called as .*\(config, run\)"):
+            check_trainer(config, Trainer(function=bad))
+    check_trainer(config, Trainer(function=lambda config, run=None, **extra: None))

@@ -165,11 +165,7 @@ def fit_surrogate(
     """
     if not (np.all(np.isfinite(X)) and np.all(np.isfinite(y))):
         raise ValueError("the GP needs finite inputs and targets")
-    y_mean = float(np.mean(y))
-    y_scale = float(np.std(y))
-    if not y_scale > 1e-12:
-        y_scale = 1.0
-    y_std = (y - y_mean) / y_scale
+    y_std, y_mean, y_scale = _standardise(y)
     d = X.shape[1]
 
     theta = _map_theta(X, y_std, rng, n_restarts)
@@ -196,6 +192,27 @@ class _Trend:
     def at(self, X: np.ndarray) -> np.ndarray:
         out: np.ndarray = _trend_features(X, self.columns) @ self.beta
         return out
+
+
+def _standardise(y: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """``(y - mean) / scale`` with its mean and scale, for losses of any finite size.
+
+    A spread is negligible relative to the losses' own size (rounding), not to 1, so losses of
+    order 1e-12 are searched as well as losses of order 1. Losses near 1e308, whose mean or
+    spread overflows, are standardised through ``y / max|y|`` instead.
+    """
+    with np.errstate(over="ignore"):
+        y_mean, y_scale = float(np.mean(y)), float(np.std(y))
+    if not (math.isfinite(y_mean) and math.isfinite(y_scale)):
+        peak = float(np.max(np.abs(y)))
+        u = y / peak
+        u_mean, u_scale = float(np.mean(u)), float(np.std(u))
+        if not u_scale > 1e-12 * abs(u_mean):
+            u_scale = 1.0
+        return (u - u_mean) / u_scale, peak * u_mean, peak * u_scale
+    if not y_scale > 1e-12 * abs(y_mean):
+        y_scale = 1.0  # no spread beyond rounding: every target is (about) 0
+    return (y - y_mean) / y_scale, y_mean, y_scale
 
 
 # Why a trend. Expected improvement is highest where the posterior is both uncertain and not

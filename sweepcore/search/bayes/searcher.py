@@ -103,6 +103,15 @@ COVER_GROWTH = 3.0
 # A value no trial has used has nothing of its own for the model to go on, so its owed trial
 # goes where the trend is lowest, often on a bound; placing such a value at the point chosen
 # for the others instead measured the same on the tuning seeds below, so one rule serves.
+# Known shortcoming: owed trials sit on a bound far more often than other model trials (in a
+# test of 10 seeds x 20 trials, two numeric leaves and three values all best at one interior
+# point, 44 of 61 owed trials against 20 of 119 others; on the digits example owed `rbf` and
+# `sigmoid` trials often go to gamma = 1, where both fail). The value's few trials and the
+# shared trend's tilt leave expected improvement highest at the edge of the space. Measuring
+# the owed trial against the value's own best trial, around its own best trials, changed
+# nothing (43 of 61; digits simulation 8.7 trials to random's best against 8.5). Searching
+# only near the best trials would cure it here but would keep `poly` where it first failed,
+# which is what the global search of owed trials is for (see above).
 # Tuning seeds 100-109 of a digits simulation (batches of 4, 24 trials): random reaches the
 # plateau after 11.1 trials on average, bayes after 8.7 before this, 7.3 with COVER_GROWTH 2,
 # 5.3 with 3, 5.1 with 4 or 5. lasso_diabetes on seeds 100-119, mean
@@ -187,7 +196,9 @@ class BayesSearcher:
             pins = starved_values(space, taken, index)
             choice = _choose(model, space, anchors, taken, rng_for_index(seed, index), pins)
             point = space.decode(choice.x)
-            owed = [space.value_name(column) for *_, column in pins]
+            # In a small finite space an owed value's points may all be taken already, and
+            # the choice is then made without it: name only the values the point holds.
+            owed = [space.value_name(column) for *_, column in pins if choice.x[column] > 0.5]
             points.append(point)
             info.append(_info(choice, model, table.goal, owed))
             logger.info(

@@ -82,7 +82,7 @@ class EncodedSpace:
         blocks: list[_Block] = []
         start = 0
         for param in self.parameters:
-            if param.is_constant:
+            if param.is_constant or _is_fixed(param):
                 continue
             if param.distribution == "categorical":
                 # One column per distinct value, as grid lists them: a value listed twice
@@ -147,6 +147,8 @@ class EncodedSpace:
         for param in self.parameters:
             if param.is_constant:
                 items.append((param.path, copy.deepcopy(param.value)))
+            elif _is_fixed(param):
+                items.append((param.path, from_unit(param, 0.5)))
             else:
                 items.append((param.path, values[param.path]))
         return nest(items)
@@ -227,3 +229,12 @@ class EncodedSpace:
         if block.param.distribution in _UNBOUNDED:
             return min(max(u, _U_EPS), 1.0 - _U_EPS)
         return u
+
+
+def _is_fixed(param: Parameter) -> bool:
+    """Whether a numeric leaf has one value only (``sigma: 0``); it gets no column.
+
+    With a column, every position would decode to the same value, so a point could be
+    suggested again and again without ever counting as taken.
+    """
+    return param.values is None and not param.varies

@@ -282,6 +282,13 @@ def test_a_misspelt_key_beside_correct_ones_gets_a_did_you_mean() -> None:
     assert "unknown key 'maxx': did you mean 'max'" in str(error)
 
 
+def test_a_key_of_another_distribution_is_not_called_a_typo_of_itself() -> None:
+    error = _refused(_space({"y": {"distribution": "normal", "min": 0, "max": 1}}))
+    assert "normal does not take 'min', 'max'" in str(error)
+    assert "normal is unbounded" in str(error)
+    assert "did you mean" not in str(error)
+
+
 def test_values_that_wandb_counts_as_one_value_do_not_vary() -> None:
     """WANDB-COMPAT.md section 4.4: values are the same when their canonical YAML dumps are.
 

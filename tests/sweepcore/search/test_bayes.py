@@ -384,6 +384,65 @@ def test_an_owed_value_in_a_finite_space_is_an_untried_point_of_that_value():
     assert len({p["n"] for p in batch} | {1}) == 4
 
 
+def test_an_owed_label_names_only_values_the_suggested_point_holds():
+    # 2 x 2 points, all tried: the next points repeat one, and an owed value whose points are
+    # all taken must not be named for a point that does not hold it.
+    config = bayes({"opt": {"values": ["a", "b"]}, "n": {"values": [1, 2]}})
+    grid = [{"opt": o, "n": n} for o in "ab" for n in (1, 2)]
+    history = [trial(i, p, float(i)) for i, p in enumerate(grid)]
+
+    suggestions = BayesSearcher().suggest(config, history, n=4, seed=SEED)
+
+    for point, info in zip(suggestions.points, suggestions.info, strict=True):
+        held = {f"opt={point['opt']!r}", f"n={point['n']!r}"}
+        assert set(info.get("owed", [])) <= held
+
+
+def test_a_normal_leaf_with_sigma_zero_is_its_mean_and_never_stalls_the_search():
+    config = bayes({"x": {"min": 0.0, "max": 1.0}, "s": {"distribution": "normal", "sigma": 0}})
+    history = [trial(i, {"x": x, "s": 0.0}, (x - 0.3) ** 2) for i, x in enumerate([0.9, 0.1])]
+
+    for i in range(2, 8):
+        point = BayesSearcher().suggest(config, history, n=1, seed=SEED).points[0]
+        history.append(trial(i, point, (point["x"] - 0.3) ** 2))
+
+    assert all(t.params["s"] == 0.0 for t in history)
+    assert len({t.params["x"] for t in history}) == len(history)
+    assert EncodedSpace(config.parameters).n_columns == 1
+
+
+def test_suggestions_do_not_depend_on_the_scale_of_the_losses():
+    config = bayes({"x": {"min": 0.0, "max": 1.0}, "y": {"min": 0.0, "max": 1.0}})
+    points = get_searcher("random").suggest(config, [], n=6, seed=5).points
+
+    def loss(p: dict[str, Any]) -> float:
+        return (p["x"] - 0.3) ** 2 + (p["y"] - 0.7) ** 2
+
+    suggested = []
+    for scale in (1.0, 1e-12, 1e12):
+        history = [trial(i, p, scale * loss(p)) for i, p in enumerate(points)]
+        suggested.append(BayesSearcher().suggest(config, history, n=2, seed=SEED).points)
+
+    one, tiny, huge = suggested
+    for p, q, r in zip(one, tiny, huge, strict=True):
+        assert p["x"] == pytest.approx(q["x"], abs=1e-6) == pytest.approx(r["x"], abs=1e-6)
+        assert p["y"] == pytest.approx(q["y"], abs=1e-6) == pytest.approx(r["y"], abs=1e-6)
+
+
+def test_losses_near_the_float_limit_are_still_modelled(caplog):
+    config = bayes({"x": {"min": 0.0, "max": 1.0}, "y": {"min": 0.0, "max": 1.0}})
+    points = get_searcher("random").suggest(config, [], n=8, seed=5).points
+    history = [
+        trial(i, p, 1e308 if p["x"] > 0.5 else p["x"] + p["y"]) for i, p in enumerate(points)
+    ]
+
+    with caplog.at_level(logging.WARNING):
+        suggestions = BayesSearcher().suggest(config, history, n=1, seed=SEED)
+
+    assert suggestions.info[0]["source"] == "gp"
+    assert "GP fit failed" not in caplog.text
+
+
 def test_same_history_and_seed_give_identical_suggestions():
     config = bayes(MIXED)
     points = get_searcher("random").suggest(config, [], n=8, seed=5).points
