@@ -16,7 +16,6 @@ traceback.
 from __future__ import annotations
 
 import argparse
-import difflib
 import os
 import sys
 import time
@@ -180,8 +179,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         resuming = args.sweep_id is not None and store.sweep_exists(args.sweep_id)
         if cfg is None and not resuming:
             raise SweepNotFoundError(
-                f"{store.url}: no sweep with id {args.sweep_id!r} to resume (and no CONFIG "
-                "was given to create it)"
+                f"{store.url}: no sweep with id {args.sweep_id!r} to resume"
+                f"{store.closest_hint(args.sweep_id)} (and no CONFIG was given to create it)"
             )
         if cfg is not None and not resuming:
             check_trainer(cfg, Trainer(function=args.function, work_dir=args.work_dir or "."))
@@ -238,9 +237,9 @@ def _creating_notice(store: Any, sweep_id: str) -> str:
     A mistyped id would otherwise start a new sweep with nothing said but an INFO line.
     """
     notice = f"sweep run: {store.url} has no sweep {sweep_id!r}; creating it under that id"
-    nearest = difflib.get_close_matches(sweep_id, store.list_sweeps(), n=1, cutoff=0.8)
-    if nearest:
-        notice += f" (to resume {nearest[0]!r} instead, give --sweep-id {nearest[0]})"
+    closest = store.closest_sweep(sweep_id)
+    if closest:
+        notice += f" (to resume {closest!r} instead, give --sweep-id {closest})"
     return notice
 
 

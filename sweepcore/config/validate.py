@@ -252,8 +252,9 @@ def _check_method_needs(
             "parameters",
             "invalid_parameter_spec",
             f"bayes search needs at least one parameter that varies, but each of {names} holds "
-            "one value: a constant, or a values list whose items are all one value (2 and 2.0 "
-            "are one value). Give one several values, min/max or a distribution, or use "
+            "one value: a constant, a values list whose items are all one value (2 and 2.0 "
+            "are one value), or a normal-family distribution with sigma: 0. Give one several "
+            "values, min/max or a distribution with a spread, or use "
             "method: grid to run the single point.",
             wandb="Need at least one searchable parameter for bayes search.",
         )

@@ -37,6 +37,7 @@ attempt's rows only, so rows logged by an attempt that was lost never mix with i
 
 from __future__ import annotations
 
+import difflib
 import logging
 import os
 import socket
@@ -164,7 +165,9 @@ class ResultStore:
         """
         data = self.blobs.read(f"{sweep_id}/sweep.yaml")
         if data is None:
-            raise SweepNotFoundError(f"{self.url}: no sweep with id {sweep_id!r}")
+            raise SweepNotFoundError(
+                f"{self.url}: no sweep with id {sweep_id!r}{self.closest_hint(sweep_id)}"
+            )
         loaded = yaml.safe_load(data.decode("utf-8"))
         return dict(loaded or {})
 
@@ -182,6 +185,16 @@ class ResultStore:
         """Ids of every sweep in the store."""
         ids = {key.split("/", 1)[0] for key in self.blobs.list("") if key.endswith("sweep.yaml")}
         return sorted(ids)
+
+    def closest_sweep(self, sweep_id: str) -> str | None:
+        """The stored sweep id ``sweep_id`` is most likely a typo of, if one is close."""
+        close = difflib.get_close_matches(sweep_id, self.list_sweeps(), n=1, cutoff=0.8)
+        return close[0] if close and close[0] != sweep_id else None
+
+    def closest_hint(self, sweep_id: str) -> str:
+        """`` (did you mean 'ID'?)`` for the closest stored id, or ``""``."""
+        closest = self.closest_sweep(sweep_id)
+        return f" (did you mean {closest!r}?)" if closest else ""
 
     # -- trials -------------------------------------------------------------------------
 

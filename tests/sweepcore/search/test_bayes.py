@@ -443,6 +443,19 @@ def test_losses_near_the_float_limit_are_still_modelled(caplog):
     assert "GP fit failed" not in caplog.text
 
 
+def test_a_majority_of_diverged_trials_does_not_flatten_the_others():
+    losses = np.array([0.1, 0.2, 0.05, 0.07, 1e308, 1e308, 1e308, 1e308, 1e308])
+
+    with np.errstate(all="raise"):  # no overflow on the way
+        tamed = bayes_searcher._tame_outliers(losses)
+
+    assert list(tamed[:4]) == [0.1, 0.2, 0.05, 0.07]
+    assert np.all(tamed[4:] == tamed[4]) and 0.2 < tamed[4] < 1.0
+    # Ordinary spreads, and accuracies tied to the last digit, are left alone.
+    tied = np.array([0.0472222222222222, 0.04722222222222228, 0.05, 0.3, 0.3, 0.31])
+    assert list(bayes_searcher._tame_outliers(tied)) == list(tied)
+
+
 def test_same_history_and_seed_give_identical_suggestions():
     config = bayes(MIXED)
     points = get_searcher("random").suggest(config, [], n=8, seed=5).points

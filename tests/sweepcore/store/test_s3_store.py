@@ -36,6 +36,8 @@ def test_every_result_store_operation_round_trips(s3_url):
     assert not store.create_sweep("s1", config, {"seed": 8})
     assert store.sweep_exists("s1") and store.list_sweeps() == ["s1"]
     assert store.read_config("s1") == config
+    with pytest.raises(SweepNotFoundError, match=r"id 's1x' \(did you mean 's1'\?\)"):
+        store.read_config("s1x")
     assert store.read_state("s1")["seed"] == 7
     store.write_state("s1", {"seed": 7, "status": "completed"})
     assert store.read_state("s1")["status"] == "completed"
