@@ -181,9 +181,9 @@ def _run_sweep(
     summary = _summary(result_store, sweep_id, controller)
     status = "failed" if controller.gave_up else "completed"
     _write_state(result_store, sweep_id, status, {"seed": seed, **summary})
-    logger.info("sweep %s %s: %s", sweep_id, status, controller.stop_reason() or "done")
     if controller.gave_up:
-        raise SweepFailedError(f"sweep {sweep_id}: {controller.stop_reason()}")
+        raise SweepFailedError(f"sweep {sweep_id} failed: {controller.stop_reason()}")
+    logger.info("sweep %s %s: %s", sweep_id, status, controller.stop_reason() or "done")
     return summary
 
 
@@ -250,7 +250,7 @@ def _run_loop(
                 publish_results(store, sweep_id, controller)
 
     reason = controller.stop_reason()
-    if reason:
+    if reason and not controller.gave_up:  # giving up is reported once, as the sweep's error
         logger.info("no more trials: %s", reason)
 
 
@@ -392,7 +392,7 @@ def _log_progress(logger: Any, controller: SweepController, ended: Trial) -> Non
     best = (
         f"best {progress.best_trial_id} = {progress.best_value:.6g}"
         if progress.best_value is not None
-        else "no metric value yet"
+        else "no best yet (no trial has completed with a metric value)"
     )
     logger.info(
         "[%s/%s done, %d running] %s %s; %s",

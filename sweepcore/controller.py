@@ -223,7 +223,9 @@ class SweepController:
         best_id, best_value = None, None
         metric = self.config.metric
         if metric is not None:
-            for trial in done:
+            # A failed trial's logged value is not a result: its trainer crashed after logging
+            # it (bayes imputes it, as W&B does), so it is never the best, as in Optuna.
+            for trial in (t for t in done if t.state != TrialState.FAILED):
                 value = best_metric_value(trial, metric.name, metric.goal)
                 if value is not None and (
                     best_value is None or metric.is_better(value, best_value)

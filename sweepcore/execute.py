@@ -39,7 +39,7 @@ from typing import Any
 
 from sweepcore.command import build_launch, parse_metrics_line, write_launch_files
 from sweepcore.config.model import SweepConfig
-from sweepcore.run import TIME_LIMIT, Run
+from sweepcore.run import Run
 from sweepcore.store.base import ResultStore, StoreError
 from sweepcore.trial import Attempt, Trial, TrialState, finite_metric_values, has_logged_metric
 
@@ -234,6 +234,11 @@ def run_attempt(
     store.write_trial(sweep_id, trial)
 
     deadline = started + trainer.timeout_s if trainer.timeout_s else None
+    limit = (
+        f"ran past its time limit of {trainer.timeout_s:g} s (set by --trial-timeout)"
+        if trainer.timeout_s
+        else "time limit reached"
+    )
     writer = store.history_writer(sweep_id, trial.trial_id, number)
     run = Run(
         trial.trial_id,
@@ -242,6 +247,7 @@ def run_attempt(
         writer=writer,
         stop_check=lambda: _stop_reason(store, sweep_id, trial.trial_id),
         deadline=deadline,
+        time_limit_reason=limit,
     )
     with _LIVE_LOCK:
         cancelled = _CANCELLED.get(sweep_id)
@@ -354,7 +360,7 @@ def _stop_state(run: Run) -> TrialState:
     """The end state of a trial whose run was asked to stop."""
     if run.is_cancelled:
         return TrialState.CANCELLED
-    if run.stop_reason == TIME_LIMIT:
+    if run.timed_out:
         return TrialState.TIMED_OUT
     return TrialState.STOPPED
 
@@ -441,6 +447,7 @@ def _supervise(proc: subprocess.Popen[str], run: Run) -> tuple[TrialState, str |
         reader.start()
 
     ended_by: str | None = None
+    warned = False
     while True:
         try:
             line = lines.get(timeout=0.5)
@@ -452,6 +459,17 @@ def _supervise(proc: subprocess.Popen[str], run: Run) -> tuple[TrialState, str |
         if metrics:
             step = metrics.pop("_step", None)
             run.log(metrics, step=step if isinstance(step, int) else None)
+        elif not warned and line.lstrip().startswith("{"):
+            # Most likely a report cut off or mistyped: without a word here, the metric it
+            # held would only be missed at the end, as "never logged".
+            warned = True
+            logger.warning(
+                "trial %s: ignored a stdout line that starts like a metrics report but is not "
+                "one JSON object (cut off or malformed; print one json.dumps(...) per line): "
+                "%.200s",
+                run.trial_id,
+                line.strip(),
+            )
         if ended_by is None and run.should_stop:
             ended_by = run.stop_reason
             _terminate(proc)

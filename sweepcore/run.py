@@ -44,6 +44,8 @@ class Run:
         writer: Where rows go; ``None`` keeps them in memory only (handy in notebooks).
         stop_check: Returns a reason when the trial should stop, else ``None``.
         deadline: Unix time after which :attr:`should_stop` turns true (the time limit).
+        time_limit_reason: The stop reason once ``deadline`` has passed; say there where the
+            limit was set, so that a user who finds the trial ``timed_out`` knows what to raise.
 
     Attributes:
         history: Every logged row, in order.
@@ -58,6 +60,7 @@ class Run:
         writer: HistoryWriter | None = None,
         stop_check: Callable[[], str | None] | None = None,
         deadline: float | None = None,
+        time_limit_reason: str = TIME_LIMIT,
     ) -> None:
         self.trial_id = trial_id
         self.sweep_id = sweep_id
@@ -67,6 +70,8 @@ class Run:
         self._writer = writer
         self._stop_check = stop_check
         self._deadline = deadline
+        self._time_limit_reason = time_limit_reason
+        self._timed_out = False
         self._lock = threading.Lock()
         self._last_flush = time.monotonic()
         self._last_stop_poll = 0.0
@@ -125,7 +130,8 @@ class Run:
         if self._stop_reason is not None:
             return True
         if self._deadline is not None and time.time() >= self._deadline:
-            self._stop_reason = TIME_LIMIT
+            self._stop_reason = self._time_limit_reason
+            self._timed_out = True
             return True
         now = time.monotonic()
         if self._stop_check is not None and now - self._last_stop_poll >= STOP_POLL_S:
@@ -140,6 +146,11 @@ class Run:
     def stop_reason(self) -> str | None:
         """Why :attr:`should_stop` turned true, if it did."""
         return self._stop_reason
+
+    @property
+    def timed_out(self) -> bool:
+        """Whether :attr:`should_stop` turned true because the time limit passed."""
+        return self._timed_out and not self._cancelled
 
     @property
     def is_cancelled(self) -> bool:

@@ -41,7 +41,7 @@ def publish_results(
 def _best_markdown(controller: SweepController, sweep_id: str) -> str:
     progress = controller.progress()
     if progress.best_trial_id is None:
-        return f"# Sweep {sweep_id}\n\nNo trial has a metric value yet."
+        return f"# Sweep {sweep_id}\n\nNo trial has completed with a metric value yet."
     best = controller.trials[progress.best_trial_id]
     metric = controller.config.metric
     assert metric is not None

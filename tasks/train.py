@@ -53,6 +53,11 @@ def train_trial(
             raise AttemptFailedError(f"trial {done.trial_id} attempt failed; retrying")
     elif done.note:
         logger.warning("trial %s: %s", done.trial_id, done.note)
+    elif done.state != TrialState.FINISHED and done.error:  # why it was ended early
+        why = done.error.strip().splitlines()[0]
+        logger.info(
+            "trial %s %s (%s): %s", done.trial_id, done.state, why, _metric_text(config, done)
+        )
     else:
         logger.info("trial %s %s: %s", done.trial_id, done.state, _metric_text(config, done))
     return done

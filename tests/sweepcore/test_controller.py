@@ -64,3 +64,17 @@ def test_failures_past_twice_the_run_cap_end_a_sweep_that_has_results() -> None:
     reason = controller.stop_reason()
     assert reason is not None and "29 trials failed before logging the metric" in reason
     assert controller.progress().total == 30
+
+
+def test_a_failed_trial_is_never_the_best_whatever_it_logged() -> None:
+    def ended(index: int, loss: float, state: TrialState) -> Trial:
+        row = {"loss": loss}
+        return Trial(Trial.id_for(index), index, {"x": 0.5}, state, history=(row,), summary=row)
+
+    trials = [
+        ended(0, 0.4, TrialState.FINISHED),
+        ended(1, 0.01, TrialState.FAILED),
+        ended(2, 0.3, TrialState.STOPPED),
+    ]
+    progress = SweepController(CONFIG, trials, parallel=1).progress()
+    assert (progress.best_trial_id, progress.best_value) == ("t00002", 0.3)

@@ -114,14 +114,15 @@ def test_function_ignoring_its_time_limit_is_abandoned_as_timed_out(store, short
     finally:
         RELEASE.set()
     assert done.state == TrialState.TIMED_OUT
-    assert "abandoned" in done.error and "time limit reached" in done.error
+    assert "abandoned" in done.error
+    assert done.error.startswith("ran past its time limit of 0.2 s (set by --trial-timeout)")
     assert time.monotonic() - started < 5
 
 
 def test_function_that_overran_its_limit_is_timed_out_even_if_it_returned(store):
     done = _attempt(store, Trainer(function=overruns, timeout_s=0.2))
     assert done.state == TrialState.TIMED_OUT
-    assert done.error == "time limit reached"
+    assert done.error == "ran past its time limit of 0.2 s (set by --trial-timeout)"
 
 
 def test_logging_a_value_that_cannot_be_stored_fails_the_trial_naming_the_key(store):
@@ -187,6 +188,30 @@ def test_command_failure_first_line_carries_the_programs_last_words(store, tmp_p
     assert done.state == TrialState.FAILED
     assert done.error.splitlines()[0] == "exited with status 1: bad lr"
     assert "loading data" in done.error
+
+
+def test_a_cut_off_metrics_line_is_named_once_in_the_log(store, tmp_path, caplog):
+    program = tmp_path / "cut.py"
+    program.write_text(
+        "import json\nprint(json.dumps({'loss': 0.5}))\n"
+        'print(\'{"loss": 0.4, "acc\')\nprint(\'{"loss": 0.3,\')\n'
+    )
+    config = load_config(
+        {
+            "method": "random",
+            "metric": {"name": "loss"},
+            "program": str(program),
+            "parameters": {"x": {"value": 1}},
+        }
+    )
+    with caplog.at_level(logging.WARNING, logger="sweepcore.execute"):
+        done = _attempt(store, Trainer(work_dir=str(tmp_path)), config)
+    assert done.state == TrialState.FINISHED and done.summary == {"loss": 0.5}
+    warnings = [
+        r.getMessage() for r in caplog.records if "ignored a stdout line" in r.getMessage()
+    ]
+    assert len(warnings) == 1 and warnings[0].endswith('{"loss": 0.4, "acc')
+    assert done.trial_id in warnings[0]
 
 
 @pytest.mark.parametrize(

@@ -75,3 +75,11 @@ def test_leaderboard_csv_and_parquet_keep_every_row_and_mixed_types():
     parquet = pd.read_parquet(io.BytesIO(to_parquet_bytes(frame)))
     assert list(csv["trial_id"]) == list(parquet["trial_id"]) == list(frame["trial_id"])
     assert len(set(parquet["clip"])) == 3  # null, 0 and false stay distinct
+
+
+def test_a_failed_trial_that_logged_a_value_ranks_after_completed_ones():
+    # Its trainer crashed after logging: the value is kept, but the config is not a result.
+    trials = [*TRIALS, _trial(4, 0.1, 0, [{"acc": 0.99}], "failed")]
+    frame = build_leaderboard(CONFIG, trials)
+    assert list(frame["trial_id"]) == ["t00002", "t00001", "t00004", "t00000", "t00003"]
+    assert frame["acc"].iloc[2] == 0.99
