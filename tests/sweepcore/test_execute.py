@@ -47,6 +47,18 @@ def _attempt(store: ResultStore, trainer: Trainer, config: Any = CONFIG) -> Tria
     return done
 
 
+def _program_config(program: Path) -> Any:
+    """A one-point sweep whose trainer is the command ``program``, minimising ``loss``."""
+    return load_config(
+        {
+            "method": "random",
+            "metric": {"name": "loss"},
+            "program": str(program),
+            "parameters": {"x": {"value": 1}},
+        }
+    )
+
+
 def exits_3(config: dict[str, Any], run: Any) -> None:
     run.log({"loss": 0.5})
     sys.exit(3)
@@ -149,14 +161,7 @@ def test_cancel_running_terminates_a_command_trainer(store, tmp_path):
     program.write_text(
         "import json, time\nprint(json.dumps({'loss': 1.0}), flush=True)\ntime.sleep(60)\n"
     )
-    config = load_config(
-        {
-            "method": "random",
-            "metric": {"name": "loss"},
-            "program": str(program),
-            "parameters": {"x": {"value": 1}},
-        }
-    )
+    config = _program_config(program)
 
     def cancel_once_logged() -> None:
         deadline = time.monotonic() + 30
@@ -176,14 +181,7 @@ def test_cancel_running_terminates_a_command_trainer(store, tmp_path):
 def test_command_failure_first_line_carries_the_programs_last_words(store, tmp_path):
     program = tmp_path / "crash.py"
     program.write_text("import sys\nprint('loading data', file=sys.stderr)\nsys.exit('bad lr')\n")
-    config = load_config(
-        {
-            "method": "random",
-            "metric": {"name": "loss"},
-            "program": str(program),
-            "parameters": {"x": {"value": 1}},
-        }
-    )
+    config = _program_config(program)
     done = _attempt(store, Trainer(work_dir=str(tmp_path)), config)
     assert done.state == TrialState.FAILED
     assert done.error.splitlines()[0] == "exited with status 1: bad lr"
@@ -196,14 +194,7 @@ def test_a_cut_off_metrics_line_is_named_once_in_the_log(store, tmp_path, caplog
         "import json\nprint(json.dumps({'loss': 0.5}))\n"
         'print(\'{"loss": 0.4, "acc\')\nprint(\'{"loss": 0.3,\')\n'
     )
-    config = load_config(
-        {
-            "method": "random",
-            "metric": {"name": "loss"},
-            "program": str(program),
-            "parameters": {"x": {"value": 1}},
-        }
-    )
+    config = _program_config(program)
     with caplog.at_level(logging.WARNING, logger="sweepcore.execute"):
         done = _attempt(store, Trainer(work_dir=str(tmp_path)), config)
     assert done.state == TrialState.FINISHED and done.summary == {"loss": 0.5}
