@@ -16,6 +16,7 @@ traceback.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import time
@@ -94,7 +95,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--function", help="Python trainer MODULE:CALLABLE, called train(config, run)"
     )
-    run.add_argument("--seed", type=int, help="seed of the search (default: random, stored)")
+    run.add_argument(
+        "--seed",
+        type=_positive(int, zero_ok=True),
+        help="seed of the search, 0 or more (default: random, stored)",
+    )
     run.add_argument("--trial-timeout", type=_positive(float), help="seconds one trial may run")
     run.add_argument("--retry-failed", action="store_true", help="re-run failed trials")
     run.add_argument(
@@ -137,6 +142,8 @@ def _positive(kind: type[float], zero_ok: bool = False) -> Callable[[str], float
         except ValueError:
             what = "whole number" if kind is int else "number"
             raise argparse.ArgumentTypeError(f"{text!r} is not a {what}") from None
+        if not math.isfinite(value):  # float("nan") parses, and compares false with anything
+            raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
         if value < 0 or (value == 0 and not zero_ok):
             bound = "0 or more" if zero_ok else "above 0"
             raise argparse.ArgumentTypeError(f"must be {bound}; got {text}")
@@ -349,12 +356,16 @@ def _print_leaderboard(sweep_id: str, store_url: str | None) -> None:
     from sweepcore.results import load_results
 
     frame = load_results(store_url, sweep_id)
+    if frame.empty:  # pandas would print "Empty DataFrame" and the column list
+        print(f"sweep {sweep_id}: no trials yet")
+        return
     shown = frame.drop(columns=["started_at", "finished_at"], errors="ignore")
     # Per-metric and per-fold detail stays in results.csv and `sweep export`.
     detail = [c for c in shown.columns if c.startswith("summary.") or _is_fold_column(c)]
     shown = shown.drop(columns=detail)
     if "error" in shown and shown["error"].notna().any():  # the first line says why it failed
-        shown["error"] = shown["error"].str.slice(0, 60)
+        cut = shown["error"].str.len() > 60
+        shown["error"] = shown["error"].where(~cut, shown["error"].str.slice(0, 57) + "...")
     else:
         shown = shown.drop(columns=["error"], errors="ignore")
     # %g keeps small learning rates readable (3.3e-05, not 0.000033).

@@ -424,6 +424,9 @@ def _open_sweep(
     run leaves nothing behind.
     """
     logger = get_run_logger()
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+        # numpy's seeding refuses it deep inside the first suggestion, after the sweep exists.
+        raise SweepFailedError(f"seed must be a whole number, 0 or more; got {seed!r}")
     given = _load_logging_warnings(config) if config is not None else None
 
     if sweep_id and store.sweep_exists(sweep_id):
@@ -439,7 +442,15 @@ def _open_sweep(
         )
         check_trainer(stored, trainer)
         logger.info("resuming sweep %s from %s", sweep_id, store.url)
-        return _OpenedSweep(stored, sweep_id, int(state.get("seed", seed or 0)), trainer)
+        stored_seed = int(state.get("seed", seed or 0))
+        if seed is not None and seed != stored_seed:
+            logger.warning(
+                "sweep %s keeps the seed it was created with (%d); the seed %d given is not used",
+                sweep_id,
+                stored_seed,
+                seed,
+            )
+        return _OpenedSweep(stored, sweep_id, stored_seed, trainer)
 
     if given is None:
         raise SweepNotFoundError(

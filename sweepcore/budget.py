@@ -86,14 +86,20 @@ def n_startable(trials: Sequence[Trial], config: SweepConfig, free_slots: int) -
 
 
 def target_reached_by(trials: Sequence[Trial], config: SweepConfig) -> list[str]:
-    """Ids of trials that logged a finite value reaching ``metric.target``, in index order."""
+    """Ids of trials that logged a finite value reaching ``metric.target``, in index order.
+
+    A running trial counts (W&B stops creating runs once any run reports the target); a failed
+    or timed-out one does not, since what it logged is no result: a trainer that logs a
+    placeholder and crashes would otherwise end the sweep with no best trial.
+    """
     metric = config.metric
     if metric is None or metric.target is None:
         return []
     return [
         t.trial_id
         for t in trials
-        if any(metric.reaches_target(v) for v in finite_metric_values(t, metric.name))
+        if not t.state.is_failure
+        and any(metric.reaches_target(v) for v in finite_metric_values(t, metric.name))
     ]
 
 

@@ -223,9 +223,8 @@ class SweepController:
         best_id, best_value = None, None
         metric = self.config.metric
         if metric is not None:
-            # A failed trial's logged value is not a result: its trainer crashed after logging
-            # it (bayes imputes it, as W&B does), so it is never the best, as in Optuna.
-            for trial in (t for t in done if t.state != TrialState.FAILED):
+            # What a failed or timed-out trial logged is not a result (TrialState.is_failure).
+            for trial in (t for t in done if not t.state.is_failure):
                 value = best_metric_value(trial, metric.name, metric.goal)
                 if value is not None and (
                     best_value is None or metric.is_better(value, best_value)

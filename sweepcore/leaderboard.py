@@ -21,11 +21,11 @@ one per parameter   dotted names for nested ones (``optim.lr``)
 ==================  ==========================================================================
 
 Ranking: ended trials with a metric value come first, best first (ties keep index order), then
-``failed`` trials that logged a value before they crashed, best first (never the sweep's best:
-their trainer did not complete); the rest follow in index order. ``running`` and ``cancelled``
-trials are not ranked, whatever they logged: a resume runs them again, and the state record's
-best trial is chosen among ended trials alone. Without a ``metric`` section the order is the
-index order.
+``failed`` and ``timed_out`` trials that logged a value before they ended, best first (never the
+sweep's best: their trainer did not complete); the rest follow in index order. ``running`` and
+``cancelled`` trials are not ranked, whatever they logged: a resume runs them again, and the state
+record's best trial is chosen among ended trials alone. Without a ``metric`` section the order is
+the index order.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ import pandas as pd
 
 from sweepcore.config.model import SweepConfig
 from sweepcore.space import MISSING, get_path
-from sweepcore.trial import Trial, TrialState, best_metric_value
+from sweepcore.trial import Trial, best_metric_value
 
 __all__ = ["build_leaderboard", "to_csv_bytes", "to_json_bytes", "to_parquet_bytes"]
 
@@ -55,7 +55,7 @@ def build_leaderboard(config: SweepConfig, trials: Sequence[Trial]) -> pd.DataFr
         values = pd.to_numeric(frame[metric.name], errors="coerce")
         ended = pd.Series([t.state.is_terminal for t in trials], index=frame.index)
         values = values.where(ended)
-        failed = pd.Series([t.state == TrialState.FAILED for t in trials], index=frame.index)
+        failed = pd.Series([t.state.is_failure for t in trials], index=frame.index)
         tier = (~values.notna()) * 2 + (values.notna() & failed)  # 0 ranked, 1 failed, 2 rest
         ranked = frame.assign(_tier=tier, _v=values)
         ranked = ranked.sort_values(

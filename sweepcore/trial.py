@@ -56,6 +56,16 @@ class TrialState(StrEnum):
             TrialState.TIMED_OUT,
         )
 
+    @property
+    def is_failure(self) -> bool:
+        """Whether the trial ended without completing: ``failed`` or ``timed_out``.
+
+        What such a trial logged is not a result, since its trainer did not get to the end: it
+        is never the sweep's best, does not reach ``metric.target``, and bayes imputes it (as
+        W&B does for crashed and killed runs).
+        """
+        return self in (TrialState.FAILED, TrialState.TIMED_OUT)
+
 
 @dataclass(frozen=True)
 class Attempt:

@@ -69,6 +69,8 @@ def _metric_text(config: SweepConfig, trial: Trial) -> str:
     name = config.metric.name
     last = trial.summary.get(name)
     best = best_metric_value(trial, name, config.metric.goal)
+    if last is None and best is None:
+        return f"{name} not logged"
     # The leaderboard ranks a trial by its best logged value, so say it when it differs.
     shown = "" if best is None or best == last else f" (best {best})"
     return f"{name}={last}{shown}"

@@ -276,7 +276,9 @@ def _check_keys(site: ParamSite, dist: str) -> None:
         elif "probabilities" in extra:
             hint = " probabilities go only with values."
         # A key of another distribution (``min`` under normal) is not a typo of anything.
-        typos = _typos([k for k in extra if k not in _SPEC_KEYS], sorted(allowed))
+        typos = _typos(
+            [k for k in extra if k not in _SPEC_KEYS], sorted(allowed | {"distribution"})
+        )
         if typos:
             hint += " " + typos
         site.invalid(

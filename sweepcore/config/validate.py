@@ -90,6 +90,13 @@ def validate_config(raw: Mapping[str, Any]) -> Validation:
     hyperband = None
     if "early_terminate" in raw:
         hyperband = check_early_terminate(raw["early_terminate"], report, "metric" in raw)
+        # Validated so that a W&B config loads unchanged, but the stopping rule that would act
+        # on it is not built yet; saying so keeps users from counting on trials being ended.
+        report.warn(
+            "early_terminate",
+            "accepted and checked, but not acted on yet: hyperband ends no trial early; each "
+            "runs until its trainer returns or --trial-timeout ends it.",
+        )
     run_cap = _check_run_cap(raw["run_cap"], report) if "run_cap" in raw else None
     _check_scalars(raw, report)
     _check_method_needs(raw, report, method, parameters if is_space_valid else None)
@@ -175,7 +182,8 @@ def _check_run_cap(value: Any, report: Report) -> int | None:
         wandb, fix = f"{value} is less than or equal to the minimum of 0", " Remove it for no cap."
     else:
         wandb = f"{value!r} is not of type 'integer'"
-        fix = " Remove the quotes." if isinstance(value, str) else ""
+        quoted_int = isinstance(value, str) and value.strip().lstrip("+-").isdigit()
+        fix = " Remove the quotes." if quoted_int else ""
         if is_finite_number(value):
             fix = f" Write a whole number such as {max(1, int(value))}."
     report.problem(

@@ -104,6 +104,8 @@ def test_run_without_a_runnable_trainer_fails_before_prefect_and_writes_no_sweep
         ("--parallel", "two", "'two' is not a whole number"),
         ("--trial-timeout", "-1", "must be above 0"),
         ("--trial-retries", "-1", "must be 0 or more"),
+        ("--trial-timeout", "nan", "'nan' is not a finite number"),
+        ("--seed", "-1", "must be 0 or more"),
     ],
 )
 def test_run_refuses_bad_numeric_options(tmp_path, flag, value, says):
@@ -435,6 +437,14 @@ def test_show_prints_the_leaderboard_best_first(tmp_path):
     )
     assert saved.returncode == 0 and f"wrote 3 trial(s) to {out}" in saved.stderr
     assert len(pd.read_parquet(out)) == 3
+
+
+def test_show_of_a_sweep_without_trials_says_so(tmp_path):
+    config = {"method": "random", "parameters": {"x": {"values": [1]}}}
+    open_store(str(tmp_path)).create_sweep("empty", config, {})
+    result = _sweep("show", "empty", "--store", str(tmp_path), timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "sweep empty: no trials yet"
 
 
 def test_export_refuses_to_write_parquet_to_a_terminal(tmp_path):

@@ -215,6 +215,17 @@ def test_sweep_gives_up_when_first_trials_all_fail_at_startup(tmp_path):
     assert open_store(str(tmp_path)).read_state(sweep_id)["status"] == "failed"
 
 
+def test_a_negative_seed_is_refused_before_the_sweep_is_stored(tmp_path):
+    from flows.sweep import SweepFailedError
+
+    config = {"method": "random", "parameters": {"x": {"min": 0.0, "max": 1.0}}}
+    with pytest.raises(SweepFailedError, match=r"seed must be a whole number, 0 or more; got -1"):
+        _run(
+            config=config, function="tests.flows.trainers:quadratic", store=str(tmp_path), seed=-1
+        )
+    assert open_store(str(tmp_path)).list_sweeps() == []
+
+
 def test_metric_never_logged_is_noted_and_ranked_last(tmp_path):
     """BR-09's kind (random search): the trial finishes with a 'metric missing' note naming the
     closest logged key, and such trials come after ranked ones."""

@@ -13,6 +13,7 @@ from sweepcore.budget import (
     early_failure_reason,
     n_counted,
     n_startable,
+    target_reached_by,
 )
 from sweepcore.config import load_config
 from sweepcore.trial import Attempt, Trial, TrialState
@@ -115,3 +116,21 @@ def test_a_sweep_whose_run_cap_comes_before_five_failures_still_gives_up():
 
     assert reason is not None and reason.startswith("the first 3 trials all failed")
     assert early_failure_reason(trials[:2], config) is None
+
+
+@pytest.mark.parametrize(
+    ("state", "reached"),
+    [
+        (TrialState.RUNNING, ["t00000"]),
+        (TrialState.FINISHED, ["t00000"]),
+        (TrialState.STOPPED, ["t00000"]),
+        (TrialState.FAILED, []),
+        (TrialState.TIMED_OUT, []),
+    ],
+)
+def test_only_a_trial_that_did_not_fail_reaches_the_target(state, reached):
+    # A trainer that logs a placeholder 0.0 and then crashes must not end the sweep.
+    config = load_config({**CONFIG_DICT, "metric": {"name": "loss", "target": 0.01}})
+    row = {"loss": 0.0}
+    trial = Trial("t00000", 0, {"x": 0.5}, state, history=(row,), summary=row)
+    assert target_reached_by([trial], config) == reached

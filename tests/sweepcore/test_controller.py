@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from sweepcore.config import load_config
 from sweepcore.controller import SweepController
 from sweepcore.search import get_searcher
@@ -66,14 +68,15 @@ def test_failures_past_twice_the_run_cap_end_a_sweep_that_has_results() -> None:
     assert controller.progress().total == 30
 
 
-def test_a_failed_trial_is_never_the_best_whatever_it_logged() -> None:
+@pytest.mark.parametrize("failure", [TrialState.FAILED, TrialState.TIMED_OUT])
+def test_a_failed_trial_is_never_the_best_whatever_it_logged(failure: TrialState) -> None:
     def ended(index: int, loss: float, state: TrialState) -> Trial:
         row = {"loss": loss}
         return Trial(Trial.id_for(index), index, {"x": 0.5}, state, history=(row,), summary=row)
 
     trials = [
         ended(0, 0.4, TrialState.FINISHED),
-        ended(1, 0.01, TrialState.FAILED),
+        ended(1, 0.01, failure),
         ended(2, 0.3, TrialState.STOPPED),
     ]
     progress = SweepController(CONFIG, trials, parallel=1).progress()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 import pandas as pd
+import pytest
 
 from sweepcore.config import load_config
 from sweepcore.leaderboard import build_leaderboard, to_csv_bytes, to_parquet_bytes
@@ -77,9 +78,10 @@ def test_leaderboard_csv_and_parquet_keep_every_row_and_mixed_types():
     assert len(set(parquet["clip"])) == 3  # null, 0 and false stay distinct
 
 
-def test_a_failed_trial_that_logged_a_value_ranks_after_completed_ones():
+@pytest.mark.parametrize("failure", ["failed", "timed_out"])
+def test_a_failed_trial_that_logged_a_value_ranks_after_completed_ones(failure):
     # Its trainer crashed after logging: the value is kept, but the config is not a result.
-    trials = [*TRIALS, _trial(4, 0.1, 0, [{"acc": 0.99}], "failed")]
+    trials = [*TRIALS, _trial(4, 0.1, 0, [{"acc": 0.99}], failure)]
     frame = build_leaderboard(CONFIG, trials)
     assert list(frame["trial_id"]) == ["t00002", "t00001", "t00004", "t00000", "t00003"]
     assert frame["acc"].iloc[2] == 0.99

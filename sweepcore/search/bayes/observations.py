@@ -53,7 +53,6 @@ from sweepcore.trial import (
 __all__ = ["Observation", "ObservationTable", "observation_table"]
 
 _OBSERVED_TERMINAL = (TrialState.FINISHED, TrialState.STOPPED)
-_ALWAYS_IMPUTED = (TrialState.FAILED, TrialState.TIMED_OUT)
 
 
 @dataclass(frozen=True)
@@ -144,7 +143,7 @@ def _observe(metric: MetricSpec, trial: Trial, worst: float) -> tuple[float, str
         if best is not None:
             return best, "best"
         return _impute_missing(metric, metric.impute, trial, worst)
-    if trial.state in _ALWAYS_IMPUTED:
+    if trial.state.is_failure:
         if metric.impute == "best":
             return (best, "imputed:best") if best is not None else (0.0, "imputed:best")
         return _impute_missing(metric, metric.impute, trial, worst)

@@ -282,6 +282,11 @@ def test_a_misspelt_key_beside_correct_ones_gets_a_did_you_mean() -> None:
     assert "unknown key 'maxx': did you mean 'max'" in str(error)
 
 
+def test_a_misspelt_distribution_key_gets_a_did_you_mean() -> None:
+    error = _refused(_space({"a": {"distibution": "int_uniform", "min": 1, "max": 3}}))
+    assert "unknown key 'distibution': did you mean 'distribution'?" in str(error)
+
+
 def test_a_key_of_another_distribution_is_not_called_a_typo_of_itself() -> None:
     error = _refused(_space({"y": {"distribution": "normal", "min": 0, "max": 1}}))
     assert "normal does not take 'min', 'max'" in str(error)

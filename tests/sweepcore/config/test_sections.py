@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import warnings
 from typing import Any
 
@@ -88,8 +89,10 @@ def test_hyperband_bands_from_min_iter_stop_before_float_overflow() -> None:
 
 def test_min_iter_beside_max_iter_and_s_warns_that_it_is_ignored() -> None:
     hyperband = {"type": "hyperband", "min_iter": 1, "max_iter": 27, "s": 2}
-    with pytest.warns(SweepConfigWarning, match=r"ignored because max_iter and s .* \[3, 9\]"):
+    with pytest.warns(SweepConfigWarning) as record:
         load_config(_with(early_terminate=hyperband))
+    messages = [str(w.message) for w in record]
+    assert any(re.search(r"ignored because max_iter and s .* \[3, 9\]", m) for m in messages)
 
 
 @pytest.mark.parametrize(
@@ -211,3 +214,16 @@ def test_bayes_refuses_one_item_values_lists_like_constants() -> None:
     assert [p.path for p in info.value.problems] == ["parameters"]
 
     check_config({**raw, "parameters": {**raw["parameters"], "y": {"values": [3, 4]}}})
+
+
+def test_early_terminate_warns_that_no_trial_is_ended_early_yet() -> None:
+    _, warnings = check_config(_with(early_terminate={"type": "hyperband", "min_iter": 3}))
+    assert [w.split(":")[0] for w in warnings] == ["early_terminate"]
+    assert "hyperband ends no trial early" in warnings[0]
+
+
+@pytest.mark.parametrize(("run_cap", "quotes"), [("10", True), ("ten", False), ("1.5", False)])
+def test_remove_the_quotes_is_said_only_of_a_quoted_whole_number(run_cap, quotes) -> None:
+    with pytest.raises(SweepConfigError) as error:
+        check_config(_with(run_cap=run_cap))
+    assert ("Remove the quotes" in str(error.value)) == quotes

@@ -566,3 +566,13 @@ def test_metric_target_stops_a_batched_bayes_sweep():
     assert controller.n_new_wanted() == 0
     assert controller.progress().best_value <= 0.01
     assert len(controller.trials) % 4 == 0 and len(controller.trials) < 60
+
+
+def test_a_normal_leaf_is_searched_within_about_three_sigma():
+    # The loss falls without end as z grows: expected improvement runs to the box's edge, which
+    # must be where the distribution still puts draws, not 4.75 sigma out.
+    config = bayes({"z": {"distribution": "normal", "mu": 10.0, "sigma": 2.0}})
+    history = [trial(i, {"z": z}, loss=-z) for i, z in enumerate([8.0, 9.0, 10.0, 11.0, 12.0])]
+    points = BayesSearcher().suggest(config, history, n=6, seed=SEED).points
+    assert max(p["z"] for p in points) > 14.0  # it does go towards the edge
+    assert all(p["z"] <= 10.0 + 3.1 * 2.0 for p in points)
