@@ -389,16 +389,19 @@ def _trial_result(
 def _log_progress(logger: Any, controller: SweepController, ended: Trial) -> None:
     progress = controller.progress()
     total = progress.total if progress.total is not None else "?"
+    # The total grows with trials that spend no budget; say why, or it looks like a moving cap.
+    free = f", {progress.n_free} ended before logging: not in run_cap" if progress.n_free else ""
     best = (
         f"best {progress.best_trial_id} = {progress.best_value:.6g}"
         if progress.best_value is not None
         else "no best yet (no trial has completed with a metric value)"
     )
     logger.info(
-        "[%s/%s done, %d running] %s %s; %s",
+        "[%s/%s done, %d running%s] %s %s; %s",
         progress.n_done,
         total,
         progress.n_running,
+        free,
         ended.trial_id,
         ended.state,
         best,

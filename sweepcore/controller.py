@@ -43,6 +43,8 @@ class Progress:
         total: The known size of the sweep (run_cap or grid size), ``None`` if open-ended.
         best_trial_id: The best trial so far, if any has a metric value.
         best_value: Its value.
+        n_free: Trials in ``total`` beyond ``run_cap``: they failed or timed out before logging
+            the metric, which spends no budget (see :mod:`sweepcore.budget`).
     """
 
     n_done: int
@@ -50,6 +52,7 @@ class Progress:
     total: int | None
     best_trial_id: str | None
     best_value: float | None
+    n_free: int = 0
 
 
 class SweepController:
@@ -230,12 +233,13 @@ class SweepController:
                     best_value is None or metric.is_better(value, best_value)
                 ):
                     best_id, best_value = trial.trial_id, value
-        total = self.config.run_cap
+        total, n_free = self.config.run_cap, 0
         if total is not None:  # trials that died before logging spend no budget (budget.py)
-            total += budget.n_free_failures(done, self.config)
+            n_free = budget.n_free_failures(done, self.config)
+            total += n_free
         if self.grid_size is not None:
             total = min(total, self.grid_size) if total else self.grid_size
-        return Progress(len(done), len(self.running), total, best_id, best_value)
+        return Progress(len(done), len(self.running), total, best_id, best_value, n_free)
 
     def summary(self) -> dict[str, Any]:
         """Counts per state, for the flow's return value and the state record."""

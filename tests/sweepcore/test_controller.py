@@ -81,3 +81,12 @@ def test_a_failed_trial_is_never_the_best_whatever_it_logged(failure: TrialState
     ]
     progress = SweepController(CONFIG, trials, parallel=1).progress()
     assert (progress.best_trial_id, progress.best_value) == ("t00002", 0.3)
+
+
+def test_progress_counts_trials_that_spent_no_budget_apart() -> None:
+    # Two trials died before logging the metric: the sweep runs two more than run_cap 10.
+    died = [Trial(Trial.id_for(i), i, {"x": 0.5}, TrialState.FAILED) for i in range(2)]
+    row = {"loss": 0.2}
+    done = Trial(Trial.id_for(2), 2, {"x": 0.5}, TrialState.FINISHED, history=(row,), summary=row)
+    progress = SweepController(CONFIG, [*died, done], parallel=1).progress()
+    assert (progress.n_done, progress.total, progress.n_free) == (3, 12, 2)
