@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from flows.cli import PREFECT_DEFAULTS
+from flows import PREFECT_DEFAULTS
 
 __all__ = ["quiet_prefect"]
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import sys
 import time
 import warnings
@@ -27,13 +26,8 @@ from typing import Any
 
 __all__ = ["main"]
 
-#: Quiet, offline defaults for Prefect's local (ephemeral) API, unless the user set them.
-PREFECT_DEFAULTS = {
-    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-    "DO_NOT_TRACK": "1",
-    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
-    "PREFECT_LOGGING_EXTRA_LOGGERS": "sweepcore",
-}
+#: What `sweep export` writes; an --out file name ending in one of them picks it.
+EXPORT_FORMATS = ("csv", "parquet", "json")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -127,7 +121,11 @@ def _parser() -> argparse.ArgumentParser:
     export = sub.add_parser("export", help="write a sweep's leaderboard as csv, parquet or json")
     export.add_argument("sweep_id")
     export.add_argument("--store", help="results folder or s3://bucket/prefix")
-    export.add_argument("--format", choices=["csv", "parquet", "json"], default="csv")
+    export.add_argument(
+        "--format",
+        choices=EXPORT_FORMATS,
+        help="csv, parquet or json (default: from --out's extension, else csv)",
+    )
     export.add_argument("--out", help="file to write (default: standard output)")
     export.set_defaults(handler=_cmd_export)
     return parser
@@ -204,8 +202,6 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(f"sweep run: {exc}", file=sys.stderr)
         return 1
 
-    for key, value in PREFECT_DEFAULTS.items():
-        os.environ.setdefault(key, value)
     from flows.localapi import start_local_api
     from flows.sweep import SweepFailedError, new_sweep_id, sweep
 
@@ -308,6 +304,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from sweepcore.results import load_results
     from sweepcore.store import StoreError, open_store
 
+    args.format = args.format or _format_of(args.out)
     if args.format == "parquet" and not args.out and sys.stdout.isatty():
         print(
             "sweep export: Parquet is binary; give --out FILE, or redirect the output",
@@ -330,12 +327,22 @@ def _cmd_export(args: argparse.Namespace) -> int:
     else:
         data = to_json_bytes(frame)
     if args.out:
-        with open(args.out, "wb") as fh:
-            fh.write(data)
-        print(f"wrote {len(frame)} trial(s) to {args.out}", file=sys.stderr)
+        try:
+            with open(args.out, "wb") as fh:
+                fh.write(data)
+        except OSError as exc:  # a folder that does not exist, a read-only place
+            print(f"sweep export: cannot write {args.out}: {exc.strerror}", file=sys.stderr)
+            return 1
+        print(f"wrote {len(frame)} trial(s) to {args.out} as {args.format}", file=sys.stderr)
     else:
         sys.stdout.buffer.write(data)
     return 0
+
+
+def _format_of(out: str | None) -> str:
+    """The export format an --out file name asks for (``x.parquet``), csv if it says none."""
+    suffix = Path(out).suffix.lower().lstrip(".") if out else ""
+    return suffix if suffix in EXPORT_FORMATS else "csv"
 
 
 def _load_printing_warnings(path: str) -> object:

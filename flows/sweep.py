@@ -1,10 +1,13 @@
 """The sweep flow: suggest, train in parallel, persist, repeat until the budget is spent.
 
-Run it from the CLI (``sweep run``), as a deployment (``prefect deployment run sweep/flow``) or
-from Python, as W&B's ``wandb.sweep`` + ``wandb.agent(function=...)`` users expect::
+Run it from the CLI (``sweep run``) or from Python, as W&B's ``wandb.sweep`` +
+``wandb.agent(function=...)`` users expect::
 
-    from flows import sweep
+    from flows.sweep import sweep
     sweep(config="examples/digits-svc.yaml", function="examples.digits:train")
+
+It is a Prefect flow like any other (``sweep.serve(name=...)`` makes a deployment of it); the
+project's own deployments are not written yet.
 
 Each loop turn: the controller says how many new trials may start; the suggest task proposes
 them; they are claimed in the store and submitted as training tasks (at most ``parallel`` at
@@ -27,7 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from prefect import flow, get_run_logger
+from prefect import Flow, get_run_logger
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.exceptions import TerminationSignal
 from prefect.futures import PrefectFuture, as_completed
@@ -79,7 +82,28 @@ class SweepFailedError(RuntimeError):
     """The sweep could not go on (e.g. its first trials all failed at start-up)."""
 
 
-@flow(name="sweep", task_runner=ThreadPoolTaskRunner(max_workers=64))
+class _SweepFlow(Flow[..., dict[str, Any]]):
+    """A flow whose call first starts Prefect's temporary API out of Ctrl-C's reach.
+
+    Called from a script in a terminal without ``PREFECT_API_URL``, Prefect starts that API as
+    a child process, which a Ctrl-C stops together with the sweep: the sweep then waited minutes
+    on a dead API before it could record its cancelled trials (see ``flows.localapi``). The
+    ``sweep`` command starts the API itself; this does the same for a call from Python. A copy
+    made by ``with_options`` is a plain flow again, without this.
+    """
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        from flows.localapi import start_local_api
+
+        start_local_api()
+        return super().__call__(*args, **kwargs)
+
+
+def _as_sweep_flow(fn: Callable[..., dict[str, Any]]) -> _SweepFlow:
+    return _SweepFlow(fn=fn, name="sweep", task_runner=ThreadPoolTaskRunner(max_workers=64))
+
+
+@_as_sweep_flow
 def sweep(
     config: str | dict[str, Any] | None = None,
     function: str | Callable[..., Any] | None = None,
@@ -172,7 +196,7 @@ def _run_sweep(
             # Wherever the interrupt lands (waiting for a trial, suggesting, claiming, writing
             # the final results), the trials already submitted are ended and recorded, and
             # the sweep is marked cancelled rather than left "running".
-            _cancel_running(result_store, sweep_id, controller, futures)
+            _cancel_running(result_store, sweep_id, controller, trainer, futures)
             raise
     finally:
         heartbeat.stop()
@@ -258,6 +282,7 @@ def _cancel_running(
     store: ResultStore,
     sweep_id: str,
     controller: SweepController,
+    trainer: Trainer,
     futures: dict[str, PrefectFuture[Trial]],
 ) -> None:
     """The user interrupted the sweep: end every running trial as ``cancelled``, record it.
@@ -288,6 +313,9 @@ def _cancel_running(
             _catch_up_with_store(store, sweep_id, controller)
             _write_state(store, sweep_id, "cancelled", _summary(store, sweep_id, controller))
     resume = resume_command(store.url, sweep_id, controller.parallel)
+    if callable(trainer.function) and _import_name(trainer.function) is None:
+        # A trainer defined in the script itself has no name another process could import.
+        resume += f" (from Python: sweep(sweep_id={sweep_id!r}, function=<the same trainer>))"
     logger.warning("sweep %s interrupted; resume it with: %s", sweep_id, resume)
 
 
@@ -468,13 +496,25 @@ def _open_sweep(
         "status": "running",
         "seed": seed,
         "created_at": time.time(),
-        "function": function if isinstance(function, str) else None,
+        "function": function if isinstance(function, str) else _import_name(function),
         "work_dir": str(Path(trainer.work_dir).resolve()),
     }
     if not store.create_sweep(sweep_id, dict(given.raw), state):
         raise SweepFailedError(f"sweep id {sweep_id!r} was just created by someone else")
     logger.info("created sweep %s in %s (method %s)", sweep_id, store.url, given.method)
     return _OpenedSweep(given, sweep_id, seed, trainer)
+
+
+def _import_name(function: Callable[..., Any] | None) -> str | None:
+    """``module:name`` of a trainer passed as a function, for a resume to import it by.
+
+    ``None`` for one defined in the script being run (``__main__``) or inside a function: no
+    other process can import it, so a resume must be given it again.
+    """
+    module, name = getattr(function, "__module__", None), getattr(function, "__qualname__", "")
+    if not module or module == "__main__" or "<" in name:
+        return None
+    return f"{module}:{name}"
 
 
 def _adopt_changed_settings(

@@ -270,6 +270,44 @@ def test_ctrl_c_in_a_terminal_spares_the_temporary_prefect_api(tmp_path):
     assert store.read_state("t1")["status"] == "cancelled"
 
 
+@pytest.mark.slow
+def test_ctrl_c_spares_the_temporary_prefect_api_of_a_sweep_called_from_python(tmp_path):
+    """The same for ``sweep(...)`` called from a script, with its trainer defined there: the
+    script gets its KeyboardInterrupt at once, and the resume hint says to pass the trainer."""
+    script = tmp_path / "run_sweep.py"
+    script.write_text(
+        textwrap.dedent(
+            f"""
+            import sys, time
+            from flows.sweep import sweep
+
+            def train(config, run):
+                run.log({{"loss": 1.0}})
+                time.sleep(600)
+
+            config = {{"method": "random", "metric": {{"name": "loss"}}, "run_cap": 4,
+                      "parameters": {{"x": {{"min": 0.0, "max": 1.0}}}}}}
+            try:
+                sweep(config=config, function=train, store={str(tmp_path / "store")!r},
+                      sweep_id="p1", parallel=2)
+            except KeyboardInterrupt:
+                sys.exit(130)
+            """
+        )
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API_")}
+    env["PYTHONPATH"] = str(REPO)
+    store = open_store(str(tmp_path / "store"))
+    returncode, stderr = _interrupt_when_training(
+        [sys.executable, str(script)], tmp_path, store, "p1", env, True, start_timeout=180
+    )
+    assert returncode == 130
+    assert "ConnectError" not in stderr and "Unable to connect" not in stderr
+    assert "telemetry" not in stderr
+    assert "(from Python: sweep(sweep_id='p1', function=<the same trainer>))" in stderr
+    assert [t.state for t in store.load_trials("p1")] == [TrialState.CANCELLED] * 2
+
+
 def _interrupt_when_training(
     argv: list[str],
     cwd: Path,
@@ -445,6 +483,19 @@ def test_show_of_a_sweep_without_trials_says_so(tmp_path):
     result = _sweep("show", "empty", "--store", str(tmp_path), timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "sweep empty: no trials yet"
+
+
+def test_export_takes_the_format_from_the_out_file_and_names_a_folder_it_cannot_write(tmp_path):
+    config = {"method": "random", "parameters": {"x": {"values": [1]}}}
+    open_store(str(tmp_path)).create_sweep("s", config, {})
+    out = tmp_path / "board.parquet"
+    saved = _sweep("export", "s", "--store", str(tmp_path), "--out", str(out), timeout=60)
+    assert saved.returncode == 0 and f"to {out} as parquet" in saved.stderr
+    assert out.read_bytes()[:4] == b"PAR1"
+    missing = tmp_path / "no" / "such" / "a.csv"
+    failed = _sweep("export", "s", "--store", str(tmp_path), "--out", str(missing), timeout=60)
+    assert failed.returncode == 1 and "Traceback" not in failed.stderr
+    assert f"sweep export: cannot write {missing}: No such file or directory" in failed.stderr
 
 
 def test_export_refuses_to_write_parquet_to_a_terminal(tmp_path):

@@ -176,3 +176,12 @@ def test_retry_settings_reach_botocore(s3_url, monkeypatch):
     monkeypatch.setenv("SWEEP_S3_MAX_ATTEMPTS", "7")
     retries = open_store(s3_url).blobs.client.meta.config.retries
     assert retries == {"mode": "adaptive", "total_max_attempts": 7}
+
+
+def test_a_read_timeout_is_described_without_a_timeout_it_may_not_have_used():
+    from botocore.exceptions import ReadTimeoutError
+
+    from sweepcore.store.s3client import describe_error
+
+    text = describe_error(ReadTimeoutError(endpoint_url="http://127.0.0.1:9"))
+    assert text == "endpoint accepted the connection but did not answer (read timed out)"
