@@ -1,13 +1,10 @@
-"""Prefect flows of prefect-sweeps: ``from flows.sweep import sweep`` (the flow named "sweep").
-
-Importing the package sets quiet, offline defaults for Prefect's temporary local API, unless the
-user set them: before Prefect reads its settings, so a sweep run from Python gets them as the
-``sweep`` command does (without them, every offline run logs an error about telemetry).
-"""
+"""Prefect flows of prefect-sweeps: ``from flows.sweep import sweep`` (the flow named "sweep")."""
 
 import os
 
-#: The defaults, each applied only where the environment does not set it.
+#: Quiet, offline settings for Prefect's temporary local API, applied by the ``sweep`` command
+#: and by a call of the flow from Python just before that API starts, each only where the
+#: environment does not set it. Without them every offline run logs an error about telemetry.
 PREFECT_DEFAULTS = {
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     "DO_NOT_TRACK": "1",
@@ -15,5 +12,8 @@ PREFECT_DEFAULTS = {
     "PREFECT_LOGGING_EXTRA_LOGGERS": "sweepcore",
 }
 
-for _key, _value in PREFECT_DEFAULTS.items():
-    os.environ.setdefault(_key, _value)
+
+def apply_prefect_defaults() -> None:
+    """Set each of :data:`PREFECT_DEFAULTS` the environment does not set (never on import)."""
+    for key, value in PREFECT_DEFAULTS.items():
+        os.environ.setdefault(key, value)

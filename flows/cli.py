@@ -202,6 +202,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(f"sweep run: {exc}", file=sys.stderr)
         return 1
 
+    from flows import apply_prefect_defaults
+
+    apply_prefect_defaults()  # before Prefect is imported, so that it reads them too
     from flows.localapi import start_local_api
     from flows.sweep import SweepFailedError, new_sweep_id, sweep
 

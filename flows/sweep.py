@@ -93,8 +93,11 @@ class _SweepFlow(Flow[..., dict[str, Any]]):
     """
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        from flows import apply_prefect_defaults
         from flows.localapi import start_local_api
 
+        # Prefect has read its settings by now, but the API server started next reads these.
+        apply_prefect_defaults()
         start_local_api()
         return super().__call__(*args, **kwargs)
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import task_run
+from prefect.states import Failed
 
 from sweepcore.config import SweepConfig
 from sweepcore.execute import Trainer, run_attempt
-from sweepcore.store import ResultStore
+from sweepcore.store import ResultStore, StoreError
 from sweepcore.trial import Trial, TrialState, best_metric_value
 
 __all__ = ["AttemptFailedError", "train_trial"]
@@ -37,15 +38,22 @@ def train_trial(
     """
     logger = get_run_logger()
     run_count = task_run.run_count or 1
-    if run_count > 1:
-        trial = store.load_trial(sweep_id, trial.trial_id, with_history=False)
-    logger.info(
-        "trial %s starts (attempt %d): %s",
-        trial.trial_id,
-        len(trial.attempts) + 1,
-        dict(trial.params),
-    )
-    done = run_attempt(store, sweep_id, config, trial, trainer)
+    try:
+        if run_count > 1:
+            trial = store.load_trial(sweep_id, trial.trial_id, with_history=False)
+        logger.info(
+            "trial %s starts (attempt %d): %s",
+            trial.trial_id,
+            len(trial.attempts) + 1,
+            dict(trial.params),
+        )
+        done = run_attempt(store, sweep_id, config, trial, trainer)
+    except StoreError as exc:
+        # The store stayed down past its retry budget, so the trial cannot be recorded. The
+        # task ends Failed with the one-line reason, which the flow turns into the sweep's
+        # error; raised, it would print a traceback through botocore for every trial.
+        logger.error("trial %s could not be recorded: %s", trial.trial_id, exc)
+        return Failed(message=str(exc), data=exc)  # type: ignore[return-value]
 
     if done.state == TrialState.FAILED:
         logger.warning("trial %s failed: %s", done.trial_id, done.error)

@@ -71,15 +71,16 @@ class S3BlobStore:
     Guarantees (see :mod:`sweepcore.store.base`): every write is a single PUT, so readers see
     the old or the new object. :meth:`create` is a conditional PUT (``If-None-Match: *``): the
     server answers 412 to all but one of several concurrent creators; a 409
-    (``ConditionalRequestConflict``, another conditional write in flight) is retried with backoff
-    until the server decides (BR-34). A 404 on a key this process wrote, or was told exists,
-    in the last :data:`RECENT_WRITE_WINDOW_S` seconds is retried for up to
-    ``consistency_timeout_s`` before the key is taken as missing, for stores and caches that are
-    slow to show new keys (BR-33). While the endpoint is unreachable or answers 5xx, a call is
-    retried for up to ``outage_timeout_s`` (after botocore's own retries), so a restart of the
-    store does not fail a sweep. Every botocore error leaves as a one-line
-    :class:`~sweepcore.store.base.StoreError` naming the store URL, the endpoint actually used
-    and what failed.
+    (``ConditionalRequestConflict``, another conditional write in flight) is retried with
+    backoff until the server decides (BR-34). A 404 on a key this process wrote, or was told
+    exists, in the last :data:`RECENT_WRITE_WINDOW_S` seconds is retried for up to
+    ``consistency_timeout_s`` before the key is taken as missing, for stores and caches that
+    are slow to show new keys (BR-33). While the endpoint is unreachable or answers 5xx, a call
+    is retried until ``outage_timeout_s`` after the outage's first failure (after botocore's
+    own retries), so a restart of the store does not fail a sweep; every call that runs into
+    the same outage shares that budget, and any answer from the endpoint ends the outage. Every
+    botocore error leaves as a one-line :class:`~sweepcore.store.base.StoreError` naming the
+    store URL, the endpoint actually used and what failed.
 
     Note:
         Stores that do not support conditional writes answer 501 or silently ignore the header.
@@ -100,7 +101,7 @@ class S3BlobStore:
         conditional_writes: Whether the store honours ``If-None-Match``/``If-Match`` on PUT;
             ``None`` probes on first use.
         consistency_timeout_s: Retry budget for 404s on fresh keys and for 409 conflicts.
-        outage_timeout_s: Retry budget of one call while the endpoint is down or answers 5xx.
+        outage_timeout_s: Retry budget of an outage (the endpoint down or answering 5xx).
     """
 
     def __init__(
@@ -126,6 +127,12 @@ class S3BlobStore:
         self._check_lock = threading.Lock()
         self._probe_lock = threading.Lock()
         self._rng = random.Random()
+        # When the endpoint first failed in the outage going on, shared by every call: each
+        # call used to get a window of its own, so a trial that kept writing history rode out
+        # window after window and a sweep with SWEEP_S3_OUTAGE_S=10 took 93 s to stop.
+        # A failure long after the last one is a new outage (the last may have ended unseen).
+        self._outage_start: float | None = None
+        self._last_failure = 0.0
 
     @classmethod
     def from_url(
@@ -220,9 +227,12 @@ class S3BlobStore:
         deadline: float | None = None
         for attempt in itertools.count():
             try:
-                return method(Bucket=self.bucket, **params)
+                response = method(Bucket=self.bucket, **params)
             except (ClientError, BotoCoreError) as exc:
                 deadline = self._wait_out(exc, deadline, attempt, doing)
+                continue
+            self._outage_start = None
+            return response
         raise AssertionError("unreachable")
 
     def _wait_out(
@@ -235,22 +245,31 @@ class S3BlobStore:
         """
         if not is_transient(exc):
             if isinstance(exc, ClientError):
+                self._outage_start = None  # the endpoint answered
                 raise exc
             raise self._error(exc, doing) from exc
         now = time.monotonic()
         if deadline is None:
-            deadline = now + self.outage_timeout_s
-            logger.warning(
+            start = self._outage_start
+            first = start is None or now - self._last_failure > self.outage_timeout_s
+            if first or start is None:
+                start = self._outage_start = now
+            deadline = start + self.outage_timeout_s
+            # One warning per outage; other calls that run into it only wait out the rest.
+            logger.log(
+                logging.WARNING if first else logging.DEBUG,
                 "%s: %s while %s; retrying for up to %.0f s",
                 self.url,
                 describe_error(exc),
                 doing,
-                self.outage_timeout_s,
+                deadline - now,
             )
         if now >= deadline:
+            self._last_failure = now
             raise self._error(
-                exc, f"{doing} (still failing after {self.outage_timeout_s:.0f} s of retries)"
+                exc, f"{doing} (the endpoint kept failing for {self.outage_timeout_s:g} s)"
             ) from exc
+        self._last_failure = now
         time.sleep(min(deadline - now, 0.25 + self._backoff(attempt)))
         return deadline
 
@@ -406,10 +425,12 @@ class S3BlobStore:
                 self.client.put_object(
                     Bucket=self.bucket, Key=self._key(key), Body=data, **condition
                 )
+                self._outage_start = None
                 return True
             except ClientError as exc:
                 status, code = error_status(exc), error_code(exc)
                 if status == 412 or code == "PreconditionFailed":
+                    self._outage_start = None  # the endpoint answered
                     return self._lost_own_write(key, data, exc, n_sent > 1)
                 if status != 409 and code != "ConditionalRequestConflict":
                     try:

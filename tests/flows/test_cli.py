@@ -343,11 +343,28 @@ def _interrupt_when_training(
         else:
             raise AssertionError("the trainers did not start")
 
-        if whole_group:
-            os.killpg(proc.pid, signal.SIGINT)
-        else:
-            proc.send_signal(signal.SIGINT)
-        _, stderr = proc.communicate(timeout=60)
+        def interrupt() -> None:
+            if whole_group:
+                os.killpg(proc.pid, signal.SIGINT)
+            else:
+                proc.send_signal(signal.SIGINT)
+
+        interrupt()
+        try:
+            # Rarely (about 1 run in 15 on a loaded machine) the first SIGINT is lost: nothing
+            # is logged after it, as if it landed inside Prefect's own client code. A user
+            # presses Ctrl-C again; so does this, once. A real hang still fails below.
+            _, stderr = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            interrupt()
+            try:
+                _, stderr = proc.communicate(timeout=60)
+            except subprocess.TimeoutExpired as exc:  # show where it hung, not only that it did
+                raw = exc.stderr or b""
+                tail = (raw.decode(errors="replace") if isinstance(raw, bytes) else raw)[-3000:]
+                raise AssertionError(
+                    f"no exit within 90 s of two interrupts; stderr ends:\n{tail}"
+                ) from None
     finally:
         if proc.poll() is None:  # a failed test must not leave the sweep running
             if whole_group:

@@ -137,6 +137,40 @@ def test_store_rides_out_a_short_outage_then_gives_up_clearly(faulty_s3):
     n_failures["left"] = 10**6
     with pytest.raises(
         StoreError,
-        match=r"ServiceUnavailable \(restarting\) while writing k \(still failing after 0 s",
+        match=r"ServiceUnavailable \(restarting\) while writing k \(the endpoint kept failing",
     ):
         store.write("k", b"v2")
+
+
+def test_calls_during_one_outage_share_its_budget_and_a_success_ends_it(faulty_s3):
+    """A call that runs into an outage already past its budget fails at once, instead of
+    retrying for a budget of its own (a trial writing history kept a sweep waiting window
+    after window); once the endpoint answers again, the next outage gets a fresh budget."""
+    store = S3BlobStore.from_url("s3://faults/shared", max_attempts=1)
+    store.outage_timeout_s = 2.0  # far longer than the moment between two calls
+    down = {"on": True, "sent": 0}
+
+    def unavailable(request, **_):
+        from tests.sweepcore.store.faults import error_response
+
+        down["sent"] += 1
+        if down["on"]:
+            return error_response(request.url, 503, "ServiceUnavailable", "restarting")
+        return None
+
+    store.client.meta.events.register("before-send.s3.PutObject", unavailable)
+    with pytest.raises(StoreError, match="kept failing"):
+        store.write("a", b"1")
+    assert down["sent"] > 1  # the first call retried within the budget
+
+    down["sent"] = 0
+    with pytest.raises(StoreError, match="kept failing"):
+        store.write("b", b"1")
+    assert down["sent"] == 1  # the same outage: its budget is spent
+
+    down["on"] = False
+    store.write("c", b"1")
+    down["on"], down["sent"] = True, 0
+    with pytest.raises(StoreError, match="kept failing"):
+        store.write("d", b"1")
+    assert down["sent"] > 1  # a new outage, a new budget
