@@ -64,14 +64,19 @@ def run_one(method: str, seed: int, run_cap: int, store: str) -> list[float | No
     return [best_metric_value(t, METRIC, "maximize") for t in trials]
 
 
-def main() -> None:
+def seeds_parser(description: str, seeds: int, first_seed: int) -> argparse.ArgumentParser:
+    """The options the digits benchmarks share: how many seeds, from where, trials per sweep."""
     parser = argparse.ArgumentParser(
-        description=__doc__.splitlines()[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter
     )
-    parser.add_argument("--seeds", type=int, default=3, help="how many seeds")
-    parser.add_argument("--first-seed", type=int, default=0, help="seeds start here")
+    parser.add_argument("--seeds", type=int, default=seeds, help="how many seeds")
+    parser.add_argument("--first-seed", type=int, default=first_seed, help="seeds start here")
     parser.add_argument("--run-cap", type=int, default=24, help="trials per sweep")
+    return parser
+
+
+def main() -> None:
+    parser = seeds_parser(__doc__.splitlines()[0], seeds=3, first_seed=0)
     parser.add_argument("--out", help="also write every trial's accuracy to this JSON file")
     args = parser.parse_args()
     quiet_prefect()

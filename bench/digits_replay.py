@@ -20,7 +20,6 @@ Run: ``python -m bench.digits_replay [--seeds 40] [--first-seed 100] [--run-cap 
 
 from __future__ import annotations
 
-import argparse
 import math
 import statistics
 from collections.abc import Callable
@@ -29,7 +28,7 @@ from typing import Any
 
 import yaml
 
-from bench.digits_flow import trials_to_reach
+from bench.digits_flow import seeds_parser, trials_to_reach
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "digits-svc.yaml"
 METRIC = "cv_accuracy"
@@ -92,14 +91,7 @@ class MemoisedScore:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__.splitlines()[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    parser.add_argument("--seeds", type=int, default=40, help="how many seeds")
-    parser.add_argument("--first-seed", type=int, default=100, help="seeds start here")
-    parser.add_argument("--run-cap", type=int, default=24, help="trials per sweep")
-    args = parser.parse_args()
+    args = seeds_parser(__doc__.splitlines()[0], seeds=40, first_seed=100).parse_args()
 
     score = MemoisedScore()
     seeds = range(args.first_seed, args.first_seed + args.seeds)

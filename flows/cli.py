@@ -205,10 +205,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from flows import apply_prefect_defaults
 
     apply_prefect_defaults()  # before Prefect is imported, so that it reads them too
-    from flows.localapi import start_local_api
     from flows.sweep import SweepFailedError, new_sweep_id, sweep
-
-    start_local_api()
 
     # Named here, not in the flow, so that an interrupted run can say how to resume it.
     args.sweep_id = args.sweep_id or new_sweep_id()

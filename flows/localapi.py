@@ -28,11 +28,14 @@ def start_local_api() -> str | None:
         Its API URL, or ``None`` when a server is configured (``PREFECT_API_URL``) or the
         temporary server is disabled.
     """
-    from prefect.server.api import server as server_module
     from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_EPHEMERAL_ENABLED
 
     if PREFECT_API_URL.value() or not PREFECT_SERVER_EPHEMERAL_ENABLED.value():
         return None
+    # Imported only when needed: the server module is large, and every call of the flow
+    # comes here, with a configured API too.
+    from prefect.server.api import server as server_module
+
     server = server_module.SubprocessASGIServer()
     if not server.running:
         server_module.subprocess = _OwnProcessGroup()  # type: ignore[attr-defined,assignment]

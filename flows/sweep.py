@@ -88,8 +88,8 @@ class _SweepFlow(Flow[..., dict[str, Any]]):
     Called from a script in a terminal without ``PREFECT_API_URL``, Prefect starts that API as
     a child process, which a Ctrl-C stops together with the sweep: the sweep then waited minutes
     on a dead API before it could record its cancelled trials (see ``flows.localapi``). The
-    ``sweep`` command starts the API itself; this does the same for a call from Python. A copy
-    made by ``with_options`` is a plain flow again, without this.
+    ``sweep`` command and a call from Python both come through here. A copy made by
+    ``with_options`` is a plain flow again, without this.
     """
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:

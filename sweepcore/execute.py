@@ -39,7 +39,7 @@ from typing import Any
 
 from sweepcore.command import build_launch, parse_metrics_line, write_launch_files
 from sweepcore.config.model import SweepConfig
-from sweepcore.run import Run
+from sweepcore.run import TIME_LIMIT, Run
 from sweepcore.store.base import ResultStore, StoreError
 from sweepcore.trial import Attempt, Trial, TrialState, finite_metric_values, has_logged_metric
 
@@ -237,7 +237,7 @@ def run_attempt(
     limit = (
         f"ran past its time limit of {trainer.timeout_s:g} s (set by --trial-timeout)"
         if trainer.timeout_s
-        else "time limit reached"
+        else TIME_LIMIT
     )
     writer = store.history_writer(sweep_id, trial.trial_id, number)
     run = Run(

@@ -56,7 +56,7 @@ def build_leaderboard(config: SweepConfig, trials: Sequence[Trial]) -> pd.DataFr
         ended = pd.Series([t.state.is_terminal for t in trials], index=frame.index)
         values = values.where(ended)
         failed = pd.Series([t.state.is_failure for t in trials], index=frame.index)
-        tier = (~values.notna()) * 2 + (values.notna() & failed)  # 0 ranked, 1 failed, 2 rest
+        tier = values.isna() * 2 + (values.notna() & failed)  # 0 ranked, 1 failed, 2 rest
         ranked = frame.assign(_tier=tier, _v=values)
         ranked = ranked.sort_values(
             ["_tier", "_v"],

@@ -231,7 +231,7 @@ class S3BlobStore:
             except (ClientError, BotoCoreError) as exc:
                 deadline = self._wait_out(exc, deadline, attempt, doing)
                 continue
-            self._outage_start = None
+            self._outage_start = None  # the endpoint answered: any outage is over
             return response
         raise AssertionError("unreachable")
 
@@ -250,26 +250,26 @@ class S3BlobStore:
             raise self._error(exc, doing) from exc
         now = time.monotonic()
         if deadline is None:
-            start = self._outage_start
-            first = start is None or now - self._last_failure > self.outage_timeout_s
-            if first or start is None:
-                start = self._outage_start = now
-            deadline = start + self.outage_timeout_s
+            new_outage = (
+                self._outage_start is None or now - self._last_failure > self.outage_timeout_s
+            )
+            if new_outage:
+                self._outage_start = now
+            deadline = (self._outage_start or now) + self.outage_timeout_s
             # One warning per outage; other calls that run into it only wait out the rest.
             logger.log(
-                logging.WARNING if first else logging.DEBUG,
+                logging.WARNING if new_outage else logging.DEBUG,
                 "%s: %s while %s; retrying for up to %.0f s",
                 self.url,
                 describe_error(exc),
                 doing,
                 deadline - now,
             )
+        self._last_failure = now
         if now >= deadline:
-            self._last_failure = now
             raise self._error(
                 exc, f"{doing} (the endpoint kept failing for {self.outage_timeout_s:g} s)"
             ) from exc
-        self._last_failure = now
         time.sleep(min(deadline - now, 0.25 + self._backoff(attempt)))
         return deadline
 
@@ -425,7 +425,7 @@ class S3BlobStore:
                 self.client.put_object(
                     Bucket=self.bucket, Key=self._key(key), Body=data, **condition
                 )
-                self._outage_start = None
+                self._outage_start = None  # the endpoint answered: any outage is over
                 return True
             except ClientError as exc:
                 status, code = error_status(exc), error_code(exc)
